@@ -222,4 +222,3 @@ def fit(
     bar.close()
     model.eval()
     return FitResult(model, history, config)
-

@@ -1,0 +1,278 @@
+"""From a user's table to scaled model input: load, check, fill, split, scale.
+
+Every problem with the input is a ``UserError`` with one line naming the
+problem and the fix. Nothing is reordered silently: timestamps must already
+increase within each series.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import UserError
+from .scaling import Scaler
+from .series import SeriesData
+
+__all__ = ["FILLS", "DataSpec", "Prepared", "prepare", "read_table", "spec_for_dataset"]
+
+FILLS = ("interpolate", "ffill")
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Which columns mean what, and how to split and scale."""
+
+    target: str
+    time_col: str | None = None
+    covariates: tuple[str, ...] = ()
+    series_col: str | None = None
+    fill: str | None = None
+    split: tuple[float, float, float] = (0.6, 0.2, 0.2)
+    test_size: int | None = None
+    val_size: int | None = None
+    scaler: str = "minmax"
+    season: int = 1
+    name: str = "data"
+
+
+def spec_for_dataset(name: str, **overrides: object) -> DataSpec:
+    """The embedded dataset's defaults, with ``overrides`` (``None`` values ignored)."""
+    from . import datasets
+
+    meta = datasets.info(name)
+    spec = DataSpec(
+        target=meta.target,
+        time_col=meta.time_col,
+        covariates=tuple(meta.covariates),
+        series_col=meta.series_col,
+        fill=meta.fill,
+        split=tuple(meta.split),  # type: ignore[arg-type]
+        test_size=meta.test_size,
+        val_size=meta.val_size,
+        season=meta.season,
+        name=name,
+    )
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    if "split" in changes:  # an explicit fractional split replaces the dataset's fixed sizes
+        changes.setdefault("test_size", None)
+        changes.setdefault("val_size", None)
+    return DataSpec(**{**spec.__dict__, **changes})  # type: ignore[arg-type]
+
+
+@dataclass
+class Prepared:
+    """The checked, filled, split and scaled data, and what is needed to undo the scaling."""
+
+    data: SeriesData  # scaled model input
+    raw: np.ndarray  # (N, F) in original units
+    times: np.ndarray  # (N,) datetime64 or int64
+    series_names: list[str]
+    columns: list[str]  # target first, then covariates
+    scaler: Scaler
+    spec: DataSpec
+    notes: list[str] = field(default_factory=list)  # what was filled, dropped, ...
+
+    def series_of_rows(self) -> np.ndarray:
+        """Series number of every row."""
+        out = np.empty(len(self.raw), dtype=np.int64)
+        for i, (a, _, _, e) in enumerate(self.data.bounds):
+            out[a:e] = i
+        return out
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a CSV (any common delimiter, BOM or not) or a Parquet file."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"file not found: {path}: check the path given to --csv")
+    if path.is_dir():
+        raise UserError(f"{path} is a directory: give a CSV or Parquet file to --csv")
+    if path.suffix.lower() in (".parquet", ".pq"):
+        try:
+            return pd.read_parquet(path)
+        except ImportError:
+            raise UserError(
+                "reading Parquet needs pyarrow: pip install 'lstmstate[parquet]'"
+            ) from None
+        except Exception as exc:  # pyarrow raises several types for a bad file
+            raise UserError(f"cannot read {path} as Parquet ({_first_line(exc)})") from None
+    try:
+        df = pd.read_csv(path, sep=None, engine="python", encoding="utf-8-sig")
+    except pd.errors.EmptyDataError:
+        raise UserError(f"{path} is empty: give a CSV with a header row and data rows") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, csv_error()) as exc:
+        raise UserError(f"cannot parse {path} as CSV ({_first_line(exc)})") from None
+    if len(df) == 0:
+        raise UserError(f"{path} has a header but no data rows")
+    return df
+
+
+def csv_error() -> type[Exception]:
+    import csv
+
+    return csv.Error
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _check_column(df: pd.DataFrame, name: str, role: str) -> None:
+    if name in df.columns:
+        return
+    columns = [str(c) for c in df.columns]
+    close = difflib.get_close_matches(name, columns, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise UserError(f"{role} column {name!r} not found: {hint}the columns are {', '.join(columns)}")
+
+
+def _numeric(df: pd.DataFrame, column: str) -> pd.Series:
+    values = pd.to_numeric(df[column], errors="coerce")
+    bad = values.isna() & df[column].notna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise UserError(
+            f"column {column!r} has {int(bad.sum())} non-numeric value(s), e.g. "
+            f"{df[column].iloc[row]!r} in data row {row + 1}: clean the file or pick another column"
+        )
+    return values.astype(np.float64)
+
+
+def _times(df: pd.DataFrame, column: str) -> np.ndarray:
+    raw = df[column]
+    if raw.isna().any():
+        row = int(np.flatnonzero(raw.isna().to_numpy())[0])
+        raise UserError(f"time column {column!r} is empty in data row {row + 1}: fill it in")
+    if pd.api.types.is_integer_dtype(raw):
+        return raw.to_numpy(dtype=np.int64)
+    try:
+        parsed = pd.to_datetime(raw, format="mixed")
+    except (ValueError, TypeError, OverflowError):
+        sample = raw.iloc[0]
+        raise UserError(
+            f"time column {column!r} cannot be read as dates (e.g. {sample!r}): "
+            "use ISO dates like 2020-01-31, integers, or leave out --time-col"
+        ) from None
+    if getattr(parsed.dt, "tz", None) is not None:
+        parsed = parsed.dt.tz_convert(None)
+    return parsed.to_numpy(dtype="datetime64[ns]")
+
+
+def _fill(values: pd.DataFrame, method: str | None, name: str, notes: list[str]) -> pd.DataFrame:
+    missing = values.isna()
+    if not missing.any().any():
+        return values
+    column = str(missing.any().idxmax())
+    count = int(missing[column].sum())
+    if method is None:
+        row = int(np.flatnonzero(missing[column].to_numpy())[0])
+        raise UserError(
+            f"column {column!r} has {count} missing value(s), the first in data row {row + 1} "
+            f"of {name}: choose --fill interpolate or --fill ffill"
+        )
+    if method not in FILLS:
+        raise UserError(f"unknown fill {method!r}: choose interpolate or ffill")
+    total = int(missing.sum().sum())
+    if method == "interpolate":
+        filled = values.interpolate(method="linear", limit_direction="both")
+    else:
+        filled = values.ffill().bfill()
+    if filled.isna().any().any():
+        raise UserError(f"{name}: a column has no values at all; drop it")
+    notes.append(f"filled {total} missing value(s) in {name} by {method}")
+    return filled
+
+
+def _split_sizes(n: int, spec: DataSpec) -> tuple[int, int]:
+    """(train_end, val_end) as row counts from the series start."""
+    if spec.test_size is not None:
+        test = spec.test_size
+        val = spec.val_size if spec.val_size is not None else spec.test_size
+        return n - test - val, n - test
+    train, val, _ = spec.split
+    return int(n * train), int(n * (train + val))
+
+
+def _check_split(spec: DataSpec) -> None:
+    if spec.test_size is not None:
+        if spec.test_size < 1 or (spec.val_size is not None and spec.val_size < 0):
+            raise UserError(
+                f"test size must be >= 1 and validation size >= 0, got "
+                f"{spec.test_size} and {spec.val_size}"
+            )
+        return
+    if len(spec.split) != 3 or any(f < 0 for f in spec.split) or abs(sum(spec.split) - 1) > 1e-6:
+        raise UserError(
+            f"split must be three non-negative fractions that add up to 1, like 0.6,0.2,0.2; "
+            f"got {','.join(str(f) for f in spec.split)}"
+        )
+    if spec.split[0] <= 0 or spec.split[2] <= 0:
+        raise UserError("split needs a training and a test part: e.g. --split 0.6,0.2,0.2")
+
+
+def prepare(df: pd.DataFrame, spec: DataSpec, window: int, horizon: int = 1) -> Prepared:
+    """Check, fill, split and scale a table (one or several series, long format)."""
+    _check_split(spec)
+    for name, role in [(spec.target, "target")] + [(c, "covariate") for c in spec.covariates]:
+        _check_column(df, name, role)
+    if spec.target in spec.covariates:
+        raise UserError(f"{spec.target!r} is the target: leave it out of --covariates")
+    for name, role in [(spec.time_col, "time"), (spec.series_col, "series")]:
+        if name is not None:
+            _check_column(df, name, role)
+    columns = [spec.target, *spec.covariates]
+    notes: list[str] = []
+    if spec.series_col is None:
+        groups = [("all", df)]
+    else:
+        ids = df[spec.series_col].astype(str)
+        groups = [(str(k), df.loc[ids == k]) for k in pd.unique(ids)]
+    values = pd.DataFrame({c: _numeric(df, c) for c in columns})
+    parts, raws, times, bounds, names = [], [], [], [], []
+    start = 0
+    for sid, part in groups:
+        label = spec.name if spec.series_col is None else f"series {sid!r}"
+        vals = _fill(values.loc[part.index].reset_index(drop=True), spec.fill, label, notes)
+        if spec.time_col is not None:
+            t = _times(part, spec.time_col)
+            steps = np.diff(t)
+            if len(steps) and not (steps > steps.dtype.type(0)).all():
+                row = int(np.flatnonzero(steps <= steps.dtype.type(0))[0]) + 1
+                kind = "repeats" if steps[row - 1] == steps.dtype.type(0) else "goes back"
+                raise UserError(
+                    f"time column {spec.time_col!r} {kind} at {t[row]} ({label}, row {row + 1}): "
+                    "timestamps must be strictly increasing; remove duplicates or sort the file"
+                )
+        else:
+            t = np.arange(len(part), dtype=np.int64)
+        n = len(part)
+        train_end, val_end = _split_sizes(n, spec)
+        need_train = window + horizon + 1
+        test_rows = n - val_end
+        if train_end < need_train or test_rows < 1:
+            needed = need_train + (val_end - train_end) + max(test_rows, 1)
+            if spec.test_size is None:
+                needed = int(np.ceil(need_train / max(spec.split[0], 1e-9)))
+            raise UserError(
+                f"{label} has {n} rows, too short for a window of {window} plus the validation "
+                f"and test parts: it needs at least {needed} rows; use a shorter --window or a "
+                "smaller --test-size"
+            )
+        arr = vals.to_numpy(dtype=np.float64)
+        parts.append(arr[:train_end])
+        raws.append(arr)
+        times.append(t)
+        bounds.append((start, start + train_end, start + val_end, start + n))
+        names.append(sid)
+        start += n
+    scaler = Scaler.fit(spec.scaler, parts)
+    scaled = np.concatenate([scaler.transform(r, i) for i, r in enumerate(raws)])
+    data = SeriesData(scaled, np.array(bounds, dtype=np.int64))
+    time_arr = np.concatenate(times) if times else np.empty(0)
+    return Prepared(data, np.concatenate(raws), time_arr, names, columns, scaler, spec, notes)
