@@ -20,8 +20,10 @@ from statsmodels.tsa.holtwinters import ExponentialSmoothing as HoltWinters
 
 __all__ = ["Baseline", "EtsParams", "baseline_forecasts", "ets_forecasts", "fit_ets"]
 
+_NAMES = ("naive", "seasonal_naive", "ets")
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, eq=False)  # holds arrays: compare fields explicitly
 class Baseline:
     """One baseline's forecasts, ``(len(origins), horizon)``, and a note on any fallback.
 
@@ -34,7 +36,7 @@ class Baseline:
     note: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: compare fields explicitly
 class EtsParams:
     """Fixed parameters of an additive ETS model in error-correction form.
 
@@ -69,9 +71,12 @@ def baseline_forecasts(
     ``y``: the full target series (1-D, original units); ``origins``: integer indices t,
     each forecast uses ``y[:t+1]``; ``horizon``: steps H per origin; ``season``: period m
     (1 = none); ``fit_end``: first index of the test part, ETS is fitted on ``y[:fit_end]``.
+    Empty ``origins`` give empty (0, H) forecasts and fit nothing.
     """
     y, origins = _checked(y, origins, horizon, season, fit_end)
     naive = Baseline("naive", _naive(y, origins, horizon))
+    if origins.size == 0:  # a series without test origins: nothing to forecast or fit
+        return {name: Baseline(name, naive.forecasts.copy()) for name in _NAMES}
     return {
         "naive": naive,
         "seasonal_naive": _seasonal_naive_baseline(y, origins, horizon, season, naive),
@@ -86,9 +91,9 @@ def _checked(
     starts = np.asarray(origins)
     if values.ndim != 1:
         raise ValueError(f"y must be 1-D, got shape {values.shape}")
-    if starts.ndim != 1 or starts.size == 0 or not np.issubdtype(starts.dtype, np.integer):
-        raise ValueError(f"origins must be a non-empty 1-D integer array, got {starts!r}")
-    if starts.min() < 0 or starts.max() >= values.size:
+    if starts.ndim != 1 or not (starts.size == 0 or np.issubdtype(starts.dtype, np.integer)):
+        raise ValueError(f"origins must be a 1-D integer array, got {starts!r}")
+    if starts.size and (starts.min() < 0 or starts.max() >= values.size):
         raise ValueError(
             f"origins must lie in [0, {values.size - 1}] (len(y) = {values.size}), "
             f"got {starts.min()}..{starts.max()}"
@@ -99,7 +104,7 @@ def _checked(
         raise ValueError(f"season must be >= 1, got {season}")
     if not 1 <= fit_end <= values.size:
         raise ValueError(f"fit_end must lie in [1, {values.size}], got {fit_end}")
-    seen = max(fit_end, int(starts.max()) + 1)
+    seen = max(fit_end, int(starts.max()) + 1) if starts.size else fit_end
     if not np.isfinite(values[:seen]).all():
         raise ValueError(f"y must be finite up to fit_end and the last origin (index {seen - 1})")
     return values, starts.astype(np.int64)

@@ -1,0 +1,152 @@
+"""`lstmstate compare`: the grid of datasets × variants × seeds, and its report."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+import pandas as pd
+
+from .cli import DATA_KEYS, MODEL_KEYS, _take, build_config, build_data, data_options, model_options
+from .compare import (
+    DatasetRun,
+    RunResult,
+    Task,
+    default_jobs,
+    default_variants,
+    fit_batch_size,
+    mode_variants,
+    prepare_dataset,
+    run_grid,
+)
+from .errors import UserError
+from .files import atomic_write_text
+from .metrics import METRICS
+from .modes import StateMode
+from .outdir import check_out, staged_dir
+
+__all__ = ["compare"]
+
+LAYOUT_KEYS = ("layout", "stride", "loss_steps")
+
+
+def _modes(text: str | None, single: str | None) -> list[str]:
+    if text is None:
+        return [single] if single else [m.value for m in StateMode]
+    modes = [m.strip() for m in text.split(",") if m.strip()]
+    for m in modes:
+        StateMode.parse(m)
+    if not modes:
+        raise UserError("--modes needs at least one of stateless, stateful, chained")
+    return list(dict.fromkeys(modes))
+
+
+@click.command()
+@data_options
+@model_options
+@click.option("--modes", help="Modes to compare, comma-separated (default all three).")
+@click.option("--seeds", type=int, default=5, show_default=True, help="Seeds per variant.")
+@click.option("--jobs", type=int, help="Worker processes (default: the number of cores).")
+@click.option("--origin-step", type=int, default=1, show_default=True, help="Backtest every k-th.")
+@click.option(
+    "--metric",
+    type=click.Choice(list(METRICS)),
+    default="rmse",
+    show_default=True,
+    help="Metric that decides the verdict.",
+)
+@click.option("--out", type=click.Path(), help="Output folder (default runs/compare-<data>).")
+@click.option("--overwrite", is_flag=True, help="Replace a non-empty --out.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def compare(
+    modes: str | None,
+    seeds: int,
+    jobs: int | None,
+    origin_step: int,
+    metric: str,
+    out: str | None,
+    overwrite: bool,
+    quiet: bool,
+    **kwargs: Any,
+) -> None:
+    """Train every state strategy for several seeds, backtest, and report which wins."""
+    from tqdm.auto import tqdm
+
+    from .report import write_report
+
+    if seeds < 1:
+        raise UserError(f"--seeds must be >= 1, got {seeds}")
+    jobs = default_jobs() if jobs is None else jobs
+    if jobs < 1:
+        raise UserError(f"--jobs must be >= 1, got {jobs}")
+    data_opts = _take(kwargs, DATA_KEYS)
+    model_opts = _take(kwargs, MODEL_KEYS)
+    explicit_layout = any(model_opts[k] is not None for k in LAYOUT_KEYS)
+    explicit_batch = model_opts["batch_size"] is not None
+    names = _dataset_names(data_opts)
+    frames, bases = {}, {}
+    for name in names:
+        opts = dict(data_opts, dataset=name) if name is not None else data_opts
+        frame, spec, window = build_data(opts)
+        config = build_config(dict(model_opts), window)
+        frames[spec.name] = (frame, spec)
+        bases[spec.name] = config
+    mode_list = _modes(modes, str(next(iter(bases.values())).mode) if model_opts["mode"] else None)
+    variants = mode_variants(mode_list) if explicit_layout else default_variants(mode_list)
+    if not variants:
+        raise UserError("no variant to run: check --modes")
+    target = Path(out or f"runs/compare-{'all' if len(names) > 1 else next(iter(frames))}")
+    check_out(target, overwrite)
+
+    datasets: dict[str, DatasetRun] = {}
+    tasks: list[Task] = []
+    for name, (frame, spec) in frames.items():
+        base = bases[name]
+        datasets[name] = run = prepare_dataset(name, frame, spec, base, origin_step)
+        for variant in variants:
+            for k in range(seeds):
+                config = variant.apply(base.replace(seed=base.seed + k), base.window)
+                config = fit_batch_size(config, run.prepared, explicit_batch)
+                tasks.append(Task(name, variant, config, len(tasks)))
+
+    bar = tqdm(total=len(tasks), disable=quiet, desc="compare", unit="run")
+    scores: dict[str, list[float]] = {}
+
+    def progress(task: Task, result: RunResult) -> None:
+        scores.setdefault(f"{task.dataset}/{task.variant.name}", []).append(result.row[metric])
+        best = min(scores, key=lambda k: float(np.nanmean(scores[k])))
+        bar.set_postfix(best=f"{best} {metric}={np.nanmean(scores[best]):.4g}")
+        bar.update(1)
+
+    try:
+        runs = run_grid(tasks, frames, jobs=jobs, origin_step=origin_step, on_result=progress)
+    finally:
+        bar.close()
+    rows = [r.row for r in runs]
+    for run in datasets.values():
+        rows.extend(run.baseline_rows)
+    results = pd.DataFrame(rows)
+    command = "lstmstate compare " + " ".join(shlex.quote(a) for a in sys.argv[2:])
+    notes = [n for run in datasets.values() for n in run.notes]
+    with staged_dir(target, overwrite) as tmp:
+        atomic_write_text(tmp / "results.csv", results.to_csv(index=False))
+        write_report(tmp, results, runs, datasets, metric=metric, command=command, notes=notes)
+    from .report import verdict
+
+    for name in datasets:
+        click.echo(verdict(results, name, metric))
+    click.echo(f"wrote {target}/ (report.html, report.md, results.csv, summary.csv, plots)")
+
+
+def _dataset_names(opts: dict[str, Any]) -> list[str | None]:
+    from . import datasets
+
+    if opts["dataset"] == "all":
+        if opts["csv_path"] is not None:
+            raise UserError("give either --dataset or --csv, not both")
+        return list(datasets.names())
+    return [opts["dataset"]] if opts["dataset"] is not None else [None]
