@@ -38,7 +38,7 @@ class TrainConfig:
     hidden_size: int = 32
     num_layers: int = 1
     dropout: float = 0.0
-    epochs: int = 30
+    epochs: int = 100
     lr: float = 1e-2
     clip_grad: float | None = 1.0
     seed: int = 0
