@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import io
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -358,7 +359,9 @@ def future_times(last: list[Any], horizon: int) -> list[Any]:
         return list(range(1, horizon + 1))
     if isinstance(last[0], str):
         stamps = pd.DatetimeIndex(pd.to_datetime(last))
-        freq = pd.infer_freq(stamps) if len(stamps) >= 3 else None
+        with warnings.catch_warnings():  # pandas 3 warns about infer_freq's return type
+            warnings.simplefilter("ignore")
+            freq = pd.infer_freq(stamps) if len(stamps) >= 3 else None
         if freq is not None:
             return list(pd.date_range(stamps[-1], periods=horizon + 1, freq=freq)[1:])
         step = stamps[-1] - stamps[-2] if len(stamps) > 1 else pd.Timedelta(1, "D")

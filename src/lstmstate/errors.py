@@ -8,4 +8,12 @@ class UserError(ValueError):
 
 
 class TrainingDiverged(Exception):
-    """The training loss became non-finite. The CLI exits with status 3."""
+    """The training loss became non-finite. The CLI exits with status 3.
+
+    ``last_good`` holds the model's ``state_dict`` after the last finite epoch
+    (``None`` if the first epoch already diverged from the initial weights).
+    """
+
+    def __init__(self, message: str, last_good: dict | None = None) -> None:
+        super().__init__(message)
+        self.last_good = last_good

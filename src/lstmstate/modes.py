@@ -17,6 +17,7 @@ import enum
 import numpy as np
 from torch import Tensor
 
+from .errors import UserError
 from .model import State, StatefulLSTM
 
 __all__ = ["Chained", "StateMode", "Stateful", "Stateless", "Strategy", "strategy_for"]
@@ -33,7 +34,7 @@ class StateMode(str, enum.Enum):
     def from_flags(cls, stateful: bool, stateful_batches: bool) -> StateMode:
         """The mode named by the seed's two flags."""
         if stateful_batches and not stateful:
-            raise ValueError(
+            raise UserError(
                 "stateful_batches=True needs stateful=True: use stateful=True, "
                 "stateful_batches=True for the chained mode, or stateful_batches=False"
             )
@@ -48,7 +49,7 @@ class StateMode(str, enum.Enum):
             return cls(value)
         except ValueError:
             names = ", ".join(m.value for m in cls)
-            raise ValueError(f"unknown mode {value!r}: choose one of {names}") from None
+            raise UserError(f"unknown mode {value!r}: choose one of {names}") from None
 
     def __str__(self) -> str:
         return self.value

@@ -206,7 +206,8 @@ def fit(
             bar.close()
             raise TrainingDiverged(
                 f"training loss became non-finite at epoch {epoch + 1}, batch {bad + 1}: "
-                "lower --lr, set --clip-grad (e.g. 1.0), or check the scaling of the data"
+                "lower --lr, set --clip-grad (e.g. 1.0), or check the scaling of the data",
+                last_good=good,
             )
         model.eval()
         history.train_loss.append(float(batch_losses.mean()))
