@@ -90,6 +90,8 @@ class Forecaster:
         *,
         progress: bool = False,
         on_epoch: Callable[..., None] | None = None,
+        resume: dict[str, Any] | None = None,
+        checkpoint: Callable[[dict[str, Any]], None] | None = None,
     ) -> Forecaster:
         """Check, split and scale ``data``, then train. An array is (N,) or (N, F), target first."""
         config = config or TrainConfig()
@@ -101,7 +103,35 @@ class Forecaster:
         if spec is None:
             raise UserError("a DataFrame needs a DataSpec naming at least the target column")
         prepared = prepare(data, spec, config.window, config.output_size)
-        result = fit(prepared.data, config, progress=progress, on_epoch=on_epoch)
+        return cls.fit_prepared(
+            prepared,
+            config,
+            progress=progress,
+            on_epoch=on_epoch,
+            resume=resume,
+            checkpoint=checkpoint,
+        )
+
+    @classmethod
+    def fit_prepared(
+        cls,
+        prepared: Prepared,
+        config: TrainConfig,
+        *,
+        progress: bool = False,
+        on_epoch: Callable[..., None] | None = None,
+        resume: dict[str, Any] | None = None,
+        checkpoint: Callable[[dict[str, Any]], None] | None = None,
+    ) -> Forecaster:
+        """Train on data already checked, split and scaled by ``lstmstate.data.prepare``."""
+        result = fit(
+            prepared.data,
+            config,
+            progress=progress,
+            on_epoch=on_epoch,
+            resume=resume,
+            checkpoint=checkpoint,
+        )
         return cls(result.model, config, prepared, result.history)
 
     def _values(self) -> Tensor:
@@ -238,56 +268,40 @@ class Forecaster:
         return rows
 
     # ------------------------------------------------------------- checkpoints
-    def checkpoint(self, optimizer_state: dict[str, Any] | None = None) -> dict[str, Any]:
+    def checkpoint(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         """A plain dict: weights, config, scaler, columns, end state, history, version."""
         series_names, scaler, columns = self._meta()
-        spec = self.prepared.spec.__dict__ if self.prepared else self._saved["spec"]
         return {
             "format": CHECKPOINT_FORMAT,
             "version": __version__,
+            "complete": True,
             "config": self.config.to_dict(),
             "input_size": self.model.input_size,
             "model": self.model.state_dict(),
-            "optimizer": optimizer_state,
             "scaler": scaler.to_dict(),
-            "spec": {k: (list(v) if isinstance(v, tuple) else v) for k, v in spec.items()},
+            "spec": spec_dict(self.spec()),
             "columns": list(columns),
             "series_names": list(series_names),
             "end": self.end.to_dict(),
             "history": self.history.to_dict(),
+            **(extra or {}),
         }
 
-    def save(self, directory: str | Path) -> Path:
+    def save(self, directory: str | Path, extra: dict[str, Any] | None = None) -> Path:
         """Write ``checkpoint.pt`` atomically into ``directory``."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        buffer = io.BytesIO()
-        torch.save(self.checkpoint(), buffer)
-        path = directory / CHECKPOINT_FILE
-        atomic_write(path, lambda f: f.write(buffer.getvalue()))
-        return path
+        return write_checkpoint(directory, self.checkpoint(extra))
 
     @classmethod
     def load(cls, path: str | Path) -> Forecaster:
         """Rebuild from ``save``'s output (a directory or the file itself)."""
         from .scaling import Scaler
 
-        path = Path(path)
-        if path.is_dir():
-            path = path / CHECKPOINT_FILE
-        if not path.exists():
-            raise UserError(f"no checkpoint at {path}: give the --out folder of lstmstate train")
-        try:
-            ck = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # a truncated or foreign file: many error types
+        path, ck = read_checkpoint(path)
+        if not ck.get("complete"):
+            done = ck.get("training", {}).get("epoch", 0)
             raise UserError(
-                f"{path} is not a readable lstmstate checkpoint ({exc!s:.80})"
-            ) from None
-        if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
-            found = ck.get("format") if isinstance(ck, dict) else type(ck).__name__
-            raise UserError(
-                f"{path} has checkpoint format {found!r}, this lstmstate ({__version__}) reads "
-                f"format {CHECKPOINT_FORMAT}: retrain with this version"
+                f"{path.parent} holds an unfinished training run ({done} epochs done): "
+                f"finish it with lstmstate train --resume {path.parent}"
             )
         config = TrainConfig.from_dict(ck["config"])
         model = StatefulLSTM(
@@ -344,6 +358,50 @@ class Forecaster:
             scaled[rows == i] = self._scaler.transform(raws[rows == i], i)
         prepared.data.values = scaled
         return Forecaster(self.model, self.config, prepared, self.history)
+
+
+def spec_dict(spec: DataSpec) -> dict[str, Any]:
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in spec.__dict__.items()}
+
+
+def write_checkpoint(directory: str | Path, checkpoint: dict[str, Any]) -> Path:
+    """``torch.save`` to ``directory/checkpoint.pt`` atomically (temp file, fsync, rename)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    path = directory / CHECKPOINT_FILE
+    atomic_write(path, lambda f: f.write(buffer.getvalue()))
+    return path
+
+
+def read_checkpoint(path: str | Path) -> tuple[Path, dict[str, Any]]:
+    """The checkpoint dict at ``path`` (a folder or the file), with clear errors."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / CHECKPOINT_FILE
+    if not path.exists():
+        raise UserError(f"no checkpoint at {path}: give the --out folder of lstmstate train")
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a truncated or foreign file: many error types
+        raise UserError(f"{path} is not a readable lstmstate checkpoint ({exc!s:.80})") from None
+    if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
+        found = ck.get("format") if isinstance(ck, dict) else type(ck).__name__
+        raise UserError(
+            f"{path} has checkpoint format {found!r}, this lstmstate ({__version__}) reads "
+            f"format {CHECKPOINT_FORMAT}: retrain with this version"
+        )
+    return path, ck
+
+
+def data_hash(prepared: Prepared) -> str:
+    """Fingerprint of the scaled input, to refuse resuming on different data."""
+    import hashlib
+
+    digest = hashlib.sha256(np.ascontiguousarray(prepared.data.values).tobytes())
+    digest.update(np.ascontiguousarray(prepared.data.bounds).tobytes())
+    return digest.hexdigest()[:16]
 
 
 def _plain(t: Any) -> Any:

@@ -185,22 +185,107 @@ def datasets() -> None:
 @click.option("--origin-step", type=int, default=1, show_default=True, help="Backtest every k-th.")
 @click.option("--out", type=click.Path(), help="Output folder (default runs/<data>-<mode>).")
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty --out.")
+@click.option("--resume", type=click.Path(), help="Finish an interrupted run in this folder.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def train(origin_step: int, out: str | None, overwrite: bool, quiet: bool, **kwargs: Any) -> None:
-    """Train one model, backtest it on the test part, write checkpoint and metrics."""
-    from .api import Forecaster
-    from .outdir import check_out, staged_dir
-    from .report_train import write_train_outputs
+def train(
+    origin_step: int,
+    out: str | None,
+    overwrite: bool,
+    resume: str | None,
+    quiet: bool,
+    **kwargs: Any,
+) -> None:
+    """Train one model, backtest it on the test part, write checkpoint and metrics.
 
-    df, spec, window = build_data(_take(kwargs, DATA_KEYS))
-    config = build_config(_take(kwargs, MODEL_KEYS), window)
-    target = Path(out or f"runs/{spec.name}-{config.mode}")
-    check_out(target, overwrite)
-    forecaster = Forecaster.fit(df, config, spec, progress=not quiet)
-    with staged_dir(target, overwrite) as tmp:
-        summary = write_train_outputs(forecaster, tmp, origin_step)
+    A checkpoint is written after every epoch; a run that was stopped goes on
+    with `--resume DIR` and ends with the same numbers as an uninterrupted one.
+    """
+    from .api import Forecaster, data_hash, spec_dict, write_checkpoint
+    from .data import prepare
+    from .outdir import check_out, clear_dir
+    from .report_train import write_train_outputs
+    from .train import check_trainable
+
+    if resume is not None:
+        target, prepared, config, source, state = _resume_train(resume, kwargs)
+    else:
+        data_opts = _take(kwargs, DATA_KEYS)
+        df, spec, window = build_data(data_opts)
+        config = build_config(_take(kwargs, MODEL_KEYS), window)
+        prepared = prepare(df, spec, config.window, config.output_size)
+        check_trainable(prepared.data, config)
+        target = Path(out or f"runs/{spec.name}-{config.mode}")
+        check_out(target, overwrite)
+        clear_dir(target)
+        source = _source(data_opts)
+        state = None
+    stamp = {"source": source, "data_hash": data_hash(prepared)}
+
+    def save_epoch(training: dict[str, Any]) -> None:
+        write_checkpoint(
+            target,
+            {
+                "format": 1,
+                "complete": False,
+                "config": config.to_dict(),
+                "spec": spec_dict(prepared.spec),
+                "training": training,
+                **stamp,
+            },
+        )
+
+    for note in prepared.notes:
+        click.echo(note, err=True)
+    try:
+        forecaster = Forecaster.fit_prepared(
+            prepared, config, progress=not quiet, resume=state, checkpoint=save_epoch
+        )
+    except BaseException:
+        if target.is_dir() and not any(target.iterdir()):
+            target.rmdir()  # nothing good to keep: leave no empty folder behind
+        raise
+    if forecaster.history.dropped_windows:
+        click.echo(
+            f"lanes layout: dropped the {forecaster.history.dropped_windows} oldest training "
+            f"window(s) so that {config.batch_size} lanes have equal length",
+            err=True,
+        )
+    summary = write_train_outputs(forecaster, target, origin_step, extra=stamp)
     click.echo(summary)
     click.echo(f"wrote {target}/")
+
+
+def _source(opts: dict[str, Any]) -> dict[str, str]:
+    if opts["csv_path"] is not None:
+        return {"csv": str(Path(opts["csv_path"]).resolve())}
+    return {"dataset": opts["dataset"] or "airline"}
+
+
+def _resume_train(folder: str, kwargs: dict[str, Any]) -> tuple[Any, ...]:
+    """Everything a stopped run needs to go on, from its last checkpoint."""
+    from . import datasets
+    from .api import data_hash, read_checkpoint
+    from .data import prepare
+
+    given = [k for k, v in kwargs.items() if v is not None]
+    if given:
+        raise UserError(
+            f"--resume takes its settings from the checkpoint; drop --{given[0].replace('_', '-')}"
+        )
+    _, ck = read_checkpoint(folder)
+    if ck.get("complete"):
+        raise UserError(f"{folder} holds a finished run: nothing to resume")
+    config = TrainConfig.from_dict(ck["config"])
+    fields = dict(ck["spec"])
+    fields["covariates"] = tuple(fields["covariates"])
+    fields["split"] = tuple(fields["split"])
+    spec = DataSpec(**fields)
+    source = ck["source"]
+    frame = datasets.load(source["dataset"]) if "dataset" in source else read_table(source["csv"])
+    prepared = prepare(frame, spec, config.window, config.output_size)
+    if data_hash(prepared) != ck["data_hash"]:
+        raise UserError(f"the data of {folder} changed since the run started: start a new run")
+    return Path(folder), prepared, config, source, ck["training"]
 
 
 @cli.command()

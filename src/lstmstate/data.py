@@ -101,15 +101,49 @@ def read_table(path: str | Path) -> pd.DataFrame:
             ) from None
         except Exception as exc:  # pyarrow raises several types for a bad file
             raise UserError(f"cannot read {path} as Parquet ({_first_line(exc)})") from None
+    empty = f"{path} is empty: give a CSV with a header row and data rows"
     try:
-        df = pd.read_csv(path, sep=None, engine="python", encoding="utf-8-sig")
+        sample = _sample(path)
+        if not sample.strip():
+            raise UserError(empty)
+        df = pd.read_csv(path, sep=_delimiter(sample), encoding="utf-8-sig")
     except pd.errors.EmptyDataError:
-        raise UserError(f"{path} is empty: give a CSV with a header row and data rows") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, csv_error()) as exc:
+        raise UserError(empty) from None
+    except UnicodeError as exc:
+        raise UserError(
+            f"{path} is not UTF-8 text ({_first_line(exc)}): save it as a UTF-8 CSV"
+        ) from None
+    except (pd.errors.ParserError, csv_error()) as exc:
         raise UserError(f"cannot parse {path} as CSV ({_first_line(exc)})") from None
     if len(df) == 0:
         raise UserError(f"{path} has a header but no data rows")
+    stripped = [c.strip() if isinstance(c, str) else c for c in df.columns]
+    if len(set(stripped)) == len(stripped):
+        df.columns = stripped
     return df
+
+
+def _sample(path: Path, size: int = 1 << 16) -> str:
+    """The first ``size`` characters of a (possibly compressed) text file."""
+    import bz2
+    import gzip
+    import lzma
+
+    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(path.suffix.lower(), open)
+    with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:  # type: ignore[operator]
+        return fh.read(size)
+
+
+def _delimiter(sample: str) -> str:
+    """The delimiter among , ; tab | that splits the sample's lines consistently (default ,)."""
+    import csv
+
+    lines = sample.splitlines()
+    text = "\n".join(lines[:-1] if len(lines) > 1 else lines)  # the last line may be cut off
+    try:
+        return csv.Sniffer().sniff(text, delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","
 
 
 def csv_error() -> type[Exception]:
@@ -129,7 +163,23 @@ def _check_column(df: pd.DataFrame, name: str, role: str) -> None:
     columns = [str(c) for c in df.columns]
     close = difflib.get_close_matches(name, columns, n=1, cutoff=0.6)
     hint = f"did you mean {close[0]!r}? " if close else ""
+    if columns and all(_looks_like_data(c) for c in columns):
+        hint += "the first row looks like data, not a header row: add a header row; "
     raise UserError(f"{role} column {name!r} not found: {hint}the columns are {', '.join(columns)}")
+
+
+def _looks_like_data(name: str) -> bool:
+    """A column name that is a number or a date (a CSV without a header row)."""
+    try:
+        float(name)
+        return True
+    except ValueError:
+        pass
+    try:
+        pd.Timestamp(name)
+    except (ValueError, TypeError, OverflowError):
+        return False
+    return any(ch.isdigit() for ch in name)
 
 
 def _numeric(df: pd.DataFrame, column: str) -> pd.Series:
@@ -139,9 +189,24 @@ def _numeric(df: pd.DataFrame, column: str) -> pd.Series:
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise UserError(
             f"column {column!r} has {int(bad.sum())} non-numeric value(s), e.g. "
-            f"{df[column].iloc[row]!r} in data row {row + 1}: clean the file or pick another column"
+            f"{_plain(df[column].iloc[row])!r} in data row {row + 1}: clean the file or pick "
+            "another column"
         )
-    return values.astype(np.float64)
+    values = values.astype(np.float64)
+    infinite = np.isinf(values.to_numpy())
+    if infinite.any():
+        row = int(np.flatnonzero(infinite)[0])
+        raise UserError(
+            f"column {column!r} has {int(infinite.sum())} infinite value(s), e.g. "
+            f"{_plain(df[column].iloc[row])!r} in data row {row + 1}: replace them by finite "
+            "numbers, or empty the cells and use --fill"
+        )
+    return values
+
+
+def _plain(value: object) -> object:
+    """A NumPy scalar as the Python value (``inf``, not ``np.float64(inf)``) for messages."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _times(df: pd.DataFrame, column: str) -> np.ndarray:
@@ -149,14 +214,25 @@ def _times(df: pd.DataFrame, column: str) -> np.ndarray:
     if raw.isna().any():
         row = int(np.flatnonzero(raw.isna().to_numpy())[0])
         raise UserError(f"time column {column!r} is empty in data row {row + 1}: fill it in")
+    if pd.api.types.is_bool_dtype(raw):
+        raise UserError(f"time column {column!r} holds true/false values: give dates or integers")
     if pd.api.types.is_integer_dtype(raw):
         return raw.to_numpy(dtype=np.int64)
+    if pd.api.types.is_float_dtype(raw):
+        numbers = raw.to_numpy(dtype=np.float64)
+        whole = np.isfinite(numbers) & (numbers == np.round(numbers))
+        if not whole.all():
+            sample = float(numbers[int(np.flatnonzero(~whole)[0])])
+            raise UserError(
+                f"time column {column!r} holds numbers that are not whole (e.g. {sample!r}): "
+                "give integers or dates, or leave out --time-col"
+            )
+        return numbers.astype(np.int64)
     try:
-        parsed = pd.to_datetime(raw, format="mixed")
+        parsed = _to_datetime(raw)
     except (ValueError, TypeError, OverflowError):
-        sample = raw.iloc[0]
         raise UserError(
-            f"time column {column!r} cannot be read as dates (e.g. {sample!r}): "
+            f"time column {column!r} cannot be read as dates (e.g. {_unreadable(raw)!r}): "
             "use ISO dates like 2020-01-31, integers, or leave out --time-col"
         ) from None
     if getattr(parsed.dt, "tz", None) is not None:
@@ -164,7 +240,33 @@ def _times(df: pd.DataFrame, column: str) -> np.ndarray:
     return parsed.to_numpy(dtype="datetime64[ns]")
 
 
-def _fill(values: pd.DataFrame, method: str | None, name: str, notes: list[str]) -> pd.DataFrame:
+def _to_datetime(raw: pd.Series) -> pd.Series:
+    """Dates in any common format; mixed time-zone offsets are converted to UTC."""
+    try:
+        return pd.to_datetime(raw, format="mixed")
+    except (ValueError, TypeError):
+        return pd.to_datetime(raw, format="mixed", utc=True)
+
+
+def _unreadable(raw: pd.Series) -> object:
+    """The first value of ``raw`` that is not a date (the first value if each one alone is)."""
+    for value in raw.iloc[:10000]:
+        try:
+            pd.to_datetime(value, format="mixed")
+        except (ValueError, TypeError, OverflowError):
+            return value
+    return raw.iloc[0]
+
+
+def _when(t: np.generic) -> str:
+    """A timestamp or integer time for a message."""
+    return str(pd.Timestamp(t)) if isinstance(t, np.datetime64) else str(t)
+
+
+def _fill(
+    values: pd.DataFrame, method: str | None, name: str, notes: list[str], train_end: int
+) -> pd.DataFrame:
+    """Fill gaps; the training rows are filled from training rows only (no look-ahead)."""
     missing = values.isna()
     if not missing.any().any():
         return values
@@ -178,13 +280,23 @@ def _fill(values: pd.DataFrame, method: str | None, name: str, notes: list[str])
         )
     if method not in FILLS:
         raise UserError(f"unknown fill {method!r}: choose interpolate or ffill")
+    for col in values.columns:
+        if missing[col].all():
+            raise UserError(f"column {col!r} of {name} has no values at all: drop it")
+        if missing[col].iloc[:train_end].all():
+            raise UserError(
+                f"column {col!r} of {name} has no values in the training part: "
+                "drop it or choose another --split"
+            )
     total = int(missing.sum().sum())
-    if method == "interpolate":
-        filled = values.interpolate(method="linear", limit_direction="both")
-    else:
-        filled = values.ffill().bfill()
-    if filled.isna().any().any():
-        raise UserError(f"{name}: a column has no values at all; drop it")
+
+    def fill(frame: pd.DataFrame) -> pd.DataFrame:
+        if method == "interpolate":
+            return frame.interpolate(method="linear", limit_direction="both")
+        return frame.ffill().bfill()
+
+    head = fill(values.iloc[:train_end])
+    filled = fill(pd.concat([head, values.iloc[train_end:]]))
     notes.append(f"filled {total} missing value(s) in {name} by {method}")
     return filled
 
@@ -197,6 +309,20 @@ def _split_sizes(n: int, spec: DataSpec) -> tuple[int, int]:
         return n - test - val, n - test
     train, val, _ = spec.split
     return int(n * train), int(n * (train + val))
+
+
+def _min_rows(spec: DataSpec, need_train: int, test_rows: int = 1) -> int:
+    """The fewest rows that leave ``need_train`` training rows and ``test_rows`` test rows."""
+    if spec.test_size is not None:
+        val = spec.val_size if spec.val_size is not None else spec.test_size
+        return need_train + val + spec.test_size
+    train, _, test = spec.split
+    start = max(need_train, int(need_train / train) - 2, int(test_rows / test) - 2, 1)
+    for n in range(start, start + 10_000):
+        train_end, val_end = _split_sizes(n, spec)
+        if train_end >= need_train and n - val_end >= test_rows:
+            return n
+    return int(np.ceil(max(need_train / train, test_rows / test)))
 
 
 def _check_split(spec: DataSpec) -> None:
@@ -219,6 +345,7 @@ def _check_split(spec: DataSpec) -> None:
 def prepare(df: pd.DataFrame, spec: DataSpec, window: int, horizon: int = 1) -> Prepared:
     """Check, fill, split and scale a table (one or several series, long format)."""
     _check_split(spec)
+    df = df.reset_index(drop=True)  # labels are row numbers from here on (no duplicates)
     for name, role in [(spec.target, "target")] + [(c, "covariate") for c in spec.covariates]:
         _check_column(df, name, role)
     if spec.target in spec.covariates:
@@ -238,7 +365,6 @@ def prepare(df: pd.DataFrame, spec: DataSpec, window: int, horizon: int = 1) -> 
     start = 0
     for sid, part in groups:
         label = spec.name if spec.series_col is None else f"series {sid!r}"
-        vals = _fill(values.loc[part.index].reset_index(drop=True), spec.fill, label, notes)
         if spec.time_col is not None:
             t = _times(part, spec.time_col)
             steps = np.diff(t)
@@ -246,7 +372,8 @@ def prepare(df: pd.DataFrame, spec: DataSpec, window: int, horizon: int = 1) -> 
                 row = int(np.flatnonzero(steps <= steps.dtype.type(0))[0]) + 1
                 kind = "repeats" if steps[row - 1] == steps.dtype.type(0) else "goes back"
                 raise UserError(
-                    f"time column {spec.time_col!r} {kind} at {t[row]} ({label}, row {row + 1}): "
+                    f"time column {spec.time_col!r} {kind} at {_when(t[row])} "
+                    f"({label}, row {row + 1}): "
                     "timestamps must be strictly increasing; remove duplicates or sort the file"
                 )
         else:
@@ -255,15 +382,20 @@ def prepare(df: pd.DataFrame, spec: DataSpec, window: int, horizon: int = 1) -> 
         train_end, val_end = _split_sizes(n, spec)
         need_train = window + horizon + 1
         test_rows = n - val_end
-        if train_end < need_train or test_rows < 1:
-            needed = need_train + (val_end - train_end) + max(test_rows, 1)
-            if spec.test_size is None:
-                needed = int(np.ceil(need_train / max(spec.split[0], 1e-9)))
+        if spec.test_size is not None and spec.test_size < horizon:
+            raise UserError(
+                f"a test part of {spec.test_size} rows is shorter than the {horizon} steps the "
+                f"model forecasts: use --test-size {horizon} or more"
+            )
+        if train_end < need_train or test_rows < horizon:
+            needed = _min_rows(spec, need_train, horizon)
             raise UserError(
                 f"{label} has {n} rows, too short for a window of {window} plus the validation "
                 f"and test parts: it needs at least {needed} rows; use a shorter --window or a "
                 "smaller --test-size"
             )
+        vals = values.loc[part.index].reset_index(drop=True)
+        vals = _fill(vals, spec.fill, label, notes, train_end)
         arr = vals.to_numpy(dtype=np.float64)
         parts.append(arr[:train_end])
         raws.append(arr)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .errors import UserError
 
-__all__ = ["check_out", "staged_dir"]
+__all__ = ["check_out", "clear_dir", "staged_dir"]
 
 
 def check_out(out: Path, overwrite: bool) -> None:
@@ -19,6 +19,13 @@ def check_out(out: Path, overwrite: bool) -> None:
         raise UserError(f"--out {out} is a file: give a folder")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
         raise UserError(f"--out {out} exists and is not empty: add --overwrite or choose another")
+
+
+def clear_dir(out: Path) -> None:
+    """An empty folder at ``out`` (after ``check_out`` allowed it)."""
+    if out.is_dir():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
 
 
 @contextmanager

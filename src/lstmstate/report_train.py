@@ -49,9 +49,14 @@ def train_metrics(forecaster: Forecaster, origin_step: int = 1) -> dict[str, Any
     }
 
 
-def write_train_outputs(forecaster: Forecaster, out: Path, origin_step: int = 1) -> str:
-    """checkpoint.pt, metrics.json, history.csv, backtest.csv; returns a summary table."""
-    forecaster.save(out)
+def write_train_outputs(
+    forecaster: Forecaster, out: Path, origin_step: int = 1, extra: dict[str, Any] | None = None
+) -> str:
+    """metrics.json, history.csv, backtest.csv, then the finished checkpoint.pt last.
+
+    Every file is written atomically; the checkpoint goes last so that a run
+    stopped in between is still resumable and writes the rest again.
+    """
     metrics = train_metrics(forecaster, origin_step)
     backtest = metrics.pop("_backtest")
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
@@ -67,6 +72,7 @@ def write_train_outputs(forecaster: Forecaster, out: Path, origin_step: int = 1)
     _write_csv(out / "history.csv", history)
     assert forecaster.prepared is not None
     _write_csv(out / "backtest.csv", backtest.frame(forecaster.prepared))
+    forecaster.save(out, extra)
     rows = {"model": metrics["model"], **metrics["baselines"]}
     table = pd.DataFrame(rows).T
     return table.to_string(float_format=lambda v: f"{v:.4g}")

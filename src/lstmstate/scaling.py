@@ -34,13 +34,25 @@ class Scaler:
             raise UserError(f"unknown scaler {kind!r}: choose one of {', '.join(SCALERS)}")
         offsets, scales = [], []
         for rows in parts:
+            rows = np.asarray(rows, dtype=np.float64)
             if kind == "minmax":
                 low, high = rows.min(axis=0), rows.max(axis=0)
-                offset, scale = low, high - low
+                with np.errstate(over="ignore"):
+                    offset, scale = low, high - low
             elif kind == "standard":
-                offset, scale = rows.mean(axis=0), rows.std(axis=0)
+                # in units of the largest magnitude, so that squares neither overflow (1e300)
+                # nor vanish (1e-310)
+                unit = np.max(np.abs(rows), axis=0)
+                unit = np.where((unit > 0) & np.isfinite(unit), unit, 1.0)
+                offset = (rows / unit).mean(axis=0) * unit
+                scale = (rows / unit).std(axis=0) * unit
             else:
                 offset, scale = np.zeros(rows.shape[1]), np.ones(rows.shape[1])
+            if not (np.isfinite(offset).all() and np.isfinite(scale).all()):
+                raise UserError(
+                    f"the training values are too large to {kind}-scale (range or spread beyond "
+                    f"{np.finfo(np.float64).max:.3g}): divide the data by a power of ten first"
+                )
             offsets.append(offset)
             scales.append(np.where(scale > 0, scale, 1.0))
         return cls(kind, np.array(offsets, dtype=np.float64), np.array(scales, dtype=np.float64))

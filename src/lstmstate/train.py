@@ -6,6 +6,7 @@ import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,7 +19,7 @@ from .evaluate import origin_outputs
 from .model import StatefulLSTM, detach
 from .modes import strategy_for
 from .series import SeriesData
-from .windows import LossSteps, plan_batches, window_starts
+from .windows import Layout, LossSteps, plan_batches, window_starts
 
 __all__ = ["FitResult", "History", "TrainingWindows", "fit", "training_windows", "validation_loss"]
 
@@ -125,24 +126,42 @@ def validation_loss(
     return float(errors / count) if count else float("nan")
 
 
+def check_trainable(data: SeriesData, config: TrainConfig) -> TrainingWindows:
+    """Every check that can fail before training starts (so nothing is written first)."""
+    if config.stride > config.window:
+        raise UserError(
+            f"stride {config.stride} is larger than the window {config.window}, which skips rows: "
+            f"use --stride {config.window} or less"
+        )
+    windows = training_windows(data, config)
+    if len(windows.starts) == 0:
+        raise UserError(
+            f"no training window fits: the training part needs at least "
+            f"{config.window + config.output_size} rows per series; use a shorter --window"
+        )
+    plan_batches(len(windows.starts), config.batch_size, config.layout, np.random.default_rng(0))
+    return windows
+
+
 def fit(
     data: SeriesData,
     config: TrainConfig,
     *,
     progress: bool = False,
     on_epoch: Callable[[int, StatefulLSTM, History], None] | None = None,
+    resume: dict[str, Any] | None = None,
+    checkpoint: Callable[[dict[str, Any]], None] | None = None,
 ) -> FitResult:
-    """Train a fresh model on ``data`` (already scaled) under ``config``.
+    """Train a model on ``data`` (already scaled) under ``config``.
 
     States are zeros at the start of every epoch; what a batch passes on is
-    detached at the batch boundary. Raises ``TrainingDiverged`` (holding the
-    last good weights) when a loss becomes non-finite.
+    detached at the batch boundary. After every epoch ``checkpoint`` receives
+    the full training state (weights, optimizer, random generators, history);
+    ``resume`` continues from such a state exactly as if never stopped.
+    Raises ``TrainingDiverged`` (holding the last good weights) when a loss
+    becomes non-finite.
     """
-    if config.stride > config.window:
-        raise UserError(
-            f"stride {config.stride} is larger than the window {config.window}, which skips rows: "
-            f"use --stride {config.window} or less"
-        )
+    windows = check_trainable(data, config)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     values = torch.as_tensor(data.values, dtype=config.torch_dtype)
@@ -153,30 +172,33 @@ def fit(
         config.output_size,
         config.dropout,
     ).to(config.torch_dtype)
-    windows = training_windows(data, config)
-    if len(windows.starts) == 0:
-        raise UserError(
-            f"no training window fits: the training part needs at least "
-            f"{config.window + config.output_size} rows per series; use a shorter --window"
-        )
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    history = History(train_windows=len(windows.starts))
+    first = 0
+    if resume is not None:
+        model.load_state_dict(resume["model"])
+        optimizer.load_state_dict(resume["optimizer"])
+        history = History(**resume["history"])
+        torch.set_rng_state(resume["torch_rng"])
+        rng.bit_generator.state = resume["numpy_rng"]
+        first = resume["epoch"]
     strategy = strategy_for(config.mode)
     batches = _Batches(values, config)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     loss_fn = nn.MSELoss()
-    history = History(train_windows=len(windows.starts))
-    plan = plan_batches(len(windows.starts), config.batch_size, config.layout, rng)
-    history.dropped_windows, history.batches = plan.dropped, len(plan.batches)
     good = copy.deepcopy(model.state_dict())
+    n, lanes = len(windows.starts), config.batch_size
+    per_epoch = n // lanes if config.layout is Layout.LANES else -(-n // lanes)
     bar = tqdm(
-        total=config.epochs * len(plan.batches),
+        total=config.epochs * per_epoch,
+        initial=first * per_epoch,
         disable=not progress,
         desc=f"{config.mode}",
         unit="batch",
         leave=False,
     )
-    for epoch in range(config.epochs):
-        if epoch > 0:
-            plan = plan_batches(len(windows.starts), config.batch_size, config.layout, rng)
+    for epoch in range(first, config.epochs):
+        plan = plan_batches(len(windows.starts), config.batch_size, config.layout, rng)
+        history.dropped_windows, history.batches = plan.dropped, len(plan.batches)
         model.train()
         tick = time.perf_counter()
         carried, previous = None, None  # zeros at the start of every epoch
@@ -218,6 +240,17 @@ def fit(
             train=f"{history.train_loss[-1]:.4g}",
             val=f"{history.val_loss[-1]:.4g}",
         )
+        if checkpoint is not None:
+            checkpoint(
+                {
+                    "epoch": epoch + 1,
+                    "model": good,
+                    "optimizer": copy.deepcopy(optimizer.state_dict()),
+                    "history": history.to_dict(),
+                    "torch_rng": torch.get_rng_state(),
+                    "numpy_rng": rng.bit_generator.state,
+                }
+            )
         if on_epoch is not None:
             on_epoch(epoch, model, history)
     bar.close()
