@@ -13,7 +13,7 @@ import pandas as pd
 
 from .config import TrainConfig
 from .data import DataSpec, read_table, spec_for_dataset
-from .errors import TrainingDiverged, UserError
+from .errors import Interrupted, TrainingDiverged, UserError
 from .modes import StateMode
 
 __all__ = ["cli", "main"]
@@ -341,6 +341,9 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingDiverged as exc:
         click.echo(f"lstmstate: error: {exc}", err=True)
         return 3
+    except Interrupted as exc:
+        click.echo(f"lstmstate: {exc}", err=True)
+        return 130
     except KeyboardInterrupt:
         click.echo("lstmstate: interrupted", err=True)
         return 130

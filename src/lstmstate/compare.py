@@ -9,6 +9,7 @@ not depend on how many workers there are.
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import os
 import time
@@ -111,6 +112,39 @@ class RunResult:
     forecasts: np.ndarray  # (n_origins, H) test forecasts, original units
 
 
+def run_key(task: Task) -> str:
+    """File name (without suffix) under which a finished run is recorded."""
+    return f"{task.dataset}__{task.variant.name}__seed{task.config.seed}"
+
+
+def result_to_json(task: Task, result: RunResult) -> str:
+    """A finished run as JSON text (floats round-trip exactly)."""
+    return json.dumps(
+        {
+            "config": task.config.to_dict(),
+            "row": result.row,
+            "train_loss": result.train_loss,
+            "val_loss": result.val_loss,
+            "per_horizon": result.per_horizon,
+            "forecasts": result.forecasts.tolist(),
+        }
+    )
+
+
+def result_from_json(task: Task, text: str) -> RunResult | None:
+    """The recorded run, or None when it was made with another configuration."""
+    d = json.loads(text)
+    if d["config"] != task.config.to_dict():
+        return None
+    return RunResult(
+        row=d["row"],
+        train_loss=d["train_loss"],
+        val_loss=d["val_loss"],
+        per_horizon=d["per_horizon"],
+        forecasts=np.asarray(d["forecasts"], dtype=np.float64),
+    )
+
+
 @dataclass
 class DatasetRun:
     """Per dataset: the data, the test origins' actuals and the baselines."""
@@ -179,8 +213,11 @@ def _run(task: Task, frame: pd.DataFrame, spec: DataSpec, origin_step: int) -> R
 
 
 def _worker_init() -> None:
+    import signal
+
     import torch
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     torch.set_num_threads(1)
 
 
@@ -245,8 +282,9 @@ def run_grid(
                     if on_result is not None:
                         on_result(task, results[task.index])
             except BaseException:
-                for f in futures:
-                    f.cancel()
+                pool.shutdown(wait=False, cancel_futures=True)
+                for process in list(getattr(pool, "_processes", {}).values()):
+                    process.terminate()  # stop the runs in flight: they are redone on resume
                 raise
     return [results[t.index] for t in tasks]
 

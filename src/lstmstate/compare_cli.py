@@ -21,13 +21,17 @@ from .compare import (
     fit_batch_size,
     mode_variants,
     prepare_dataset,
+    result_from_json,
+    result_to_json,
     run_grid,
+    run_key,
 )
-from .errors import UserError
+from .errors import Interrupted, UserError
 from .files import atomic_write_text
 from .metrics import METRICS
 from .modes import StateMode
-from .outdir import check_out, staged_dir
+from .outdir import check_out, clear_dir
+from .train import check_trainable
 
 __all__ = ["compare"]
 
@@ -61,6 +65,7 @@ def _modes(text: str | None, single: str | None) -> list[str]:
 )
 @click.option("--out", type=click.Path(), help="Output folder (default runs/compare-<data>).")
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty --out.")
+@click.option("--resume", is_flag=True, help="Keep the runs already finished in --out.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def compare(
     modes: str | None,
@@ -70,10 +75,15 @@ def compare(
     metric: str,
     out: str | None,
     overwrite: bool,
+    resume: bool,
     quiet: bool,
     **kwargs: Any,
 ) -> None:
-    """Train every state strategy for several seeds, backtest, and report which wins."""
+    """Train every state strategy for several seeds, backtest, and report which wins.
+
+    Each finished run is recorded in OUT/runs/ as soon as it ends; after an
+    interruption the same command with --resume runs only what is missing.
+    """
     from tqdm.auto import tqdm
 
     from .report import write_report
@@ -100,7 +110,10 @@ def compare(
     if not variants:
         raise UserError("no variant to run: check --modes")
     target = Path(out or f"runs/compare-{'all' if len(names) > 1 else next(iter(frames))}")
-    check_out(target, overwrite)
+    if resume and overwrite:
+        raise UserError("--resume keeps finished runs and --overwrite deletes them: choose one")
+    if not resume:
+        check_out(target, overwrite)
 
     datasets: dict[str, DatasetRun] = {}
     tasks: list[Task] = []
@@ -111,35 +124,65 @@ def compare(
             for k in range(seeds):
                 config = variant.apply(base.replace(seed=base.seed + k), base.window)
                 config = fit_batch_size(config, run.prepared, explicit_batch)
+                check_trainable(run.prepared.data, config)  # fail before writing anything
                 tasks.append(Task(name, variant, config, len(tasks)))
 
-    bar = tqdm(total=len(tasks), disable=quiet, desc="compare", unit="run")
+    if not resume:
+        clear_dir(target)
+    record = target / "runs"
+    record.mkdir(parents=True, exist_ok=True)
+    finished = _finished(record, tasks) if resume else {}
+    pending = [t for t in tasks if t.index not in finished]
+    bar = tqdm(total=len(tasks), initial=len(finished), disable=quiet, desc="compare", unit="run")
     scores: dict[str, list[float]] = {}
 
     def progress(task: Task, result: RunResult) -> None:
+        atomic_write_text(record / f"{run_key(task)}.json", result_to_json(task, result))
+        finished[task.index] = result
         scores.setdefault(f"{task.dataset}/{task.variant.name}", []).append(result.row[metric])
         best = min(scores, key=lambda k: float(np.nanmean(scores[k])))
         bar.set_postfix(best=f"{best} {metric}={np.nanmean(scores[best]):.4g}")
         bar.update(1)
 
     try:
-        runs = run_grid(tasks, frames, jobs=jobs, origin_step=origin_step, on_result=progress)
+        run_grid(pending, frames, jobs=jobs, origin_step=origin_step, on_result=progress)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"interrupted: {len(finished)} of {len(tasks)} runs are saved in {record}; "
+            "run the same command with --resume to finish"
+        ) from None
     finally:
         bar.close()
+    runs = [finished[t.index] for t in tasks]
     rows = [r.row for r in runs]
     for run in datasets.values():
         rows.extend(run.baseline_rows)
     results = pd.DataFrame(rows)
     command = "lstmstate compare " + " ".join(shlex.quote(a) for a in sys.argv[2:])
     notes = [n for run in datasets.values() for n in run.notes]
-    with staged_dir(target, overwrite) as tmp:
-        atomic_write_text(tmp / "results.csv", results.to_csv(index=False))
-        write_report(tmp, results, runs, datasets, metric=metric, command=command, notes=notes)
+    write_report(target, results, runs, datasets, metric=metric, command=command, notes=notes)
+    atomic_write_text(target / "results.csv", results.to_csv(index=False))
     from .report import verdict
 
     for name in datasets:
         click.echo(verdict(results, name, metric))
     click.echo(f"wrote {target}/ (report.html, report.md, results.csv, summary.csv, plots)")
+
+
+def _finished(record: Path, tasks: list[Task]) -> dict[int, RunResult]:
+    """Runs recorded by an earlier, interrupted call with the same settings."""
+    done = {}
+    for task in tasks:
+        path = record / f"{run_key(task)}.json"
+        if path.exists():
+            result = result_from_json(task, path.read_text())
+            if result is None:
+                raise UserError(
+                    f"{path} was made with other settings: rerun without --resume "
+                    "(and with --overwrite) or choose another --out"
+                )
+            done[task.index] = result
+    return done
 
 
 def _dataset_names(opts: dict[str, Any]) -> list[str | None]:

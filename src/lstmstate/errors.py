@@ -1,6 +1,6 @@
 """Errors that reach the user as one line: the CLI prints the message, never a traceback."""
 
-__all__ = ["TrainingDiverged", "UserError"]
+__all__ = ["Interrupted", "TrainingDiverged", "UserError"]
 
 
 class UserError(ValueError):
@@ -17,3 +17,7 @@ class TrainingDiverged(Exception):
     def __init__(self, message: str, last_good: dict | None = None) -> None:
         super().__init__(message)
         self.last_good = last_good
+
+
+class Interrupted(Exception):
+    """Stopped by the user (Ctrl-C); the message says how to resume. Exit status 130."""
