@@ -8,6 +8,8 @@ increase within each series.
 from __future__ import annotations
 
 import difflib
+import lzma
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -113,7 +115,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise UserError(
             f"{path} is not UTF-8 text ({_first_line(exc)}): save it as a UTF-8 CSV"
         ) from None
-    except (pd.errors.ParserError, csv_error()) as exc:
+    except (pd.errors.ParserError, csv_error(), *_ARCHIVE_ERRORS) as exc:
         raise UserError(f"cannot parse {path} as CSV ({_first_line(exc)})") from None
     if len(df) == 0:
         raise UserError(f"{path} has a header but no data rows")
@@ -123,12 +125,19 @@ def read_table(path: str | Path) -> pd.DataFrame:
     return df
 
 
+# a broken .gz/.bz2 (OSError, EOFError), .xz (LZMAError) or .zip (BadZipFile; IndexError: empty)
+_ARCHIVE_ERRORS = (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile, IndexError)
+
+
 def _sample(path: Path, size: int = 1 << 16) -> str:
     """The first ``size`` characters of a (possibly compressed) text file."""
     import bz2
     import gzip
-    import lzma
+    import io
 
+    if path.suffix.lower() == ".zip":  # pandas reads a zip archive of one CSV file
+        with zipfile.ZipFile(path) as archive, archive.open(archive.namelist()[0]) as raw:
+            return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="").read(size)
     opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(path.suffix.lower(), open)
     with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:  # type: ignore[operator]
         return fh.read(size)

@@ -17,6 +17,7 @@ import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -242,14 +243,14 @@ def _best_baseline_only(baselines: Mapping[str, np.ndarray], label: str) -> str:
 
 # --- plots ---------------------------------------------------------------------------
 
-_BASELINE_STYLE = {
+_BASELINE_STYLE: dict[str, dict[str, Any]] = {
     "naive": {"color": "0.45", "linestyle": ":"},
     "seasonal_naive": {"color": "0.45", "linestyle": "-."},
     "ets": {"color": "0.2", "linestyle": "--"},
 }
 
 
-def _baseline_style(name: str) -> dict[str, object]:
+def _baseline_style(name: str) -> dict[str, Any]:
     return _BASELINE_STYLE.get(name, {"color": "0.3", "linestyle": "--"})
 
 
