@@ -12,7 +12,7 @@ import click
 import pandas as pd
 
 from .config import TrainConfig
-from .data import DataSpec, read_table, spec_for_dataset
+from .data import DataSpec, named, read_table, spec_for_dataset
 from .errors import Interrupted, TrainingDiverged, UserError
 from .modes import StateMode
 
@@ -125,7 +125,6 @@ DATA_KEYS = (
 
 def build_data(opts: dict[str, Any]) -> tuple[pd.DataFrame, DataSpec, int]:
     """The table, its spec and the default window, from --dataset or --csv."""
-    from . import datasets
 
     dataset, path = opts["dataset"], opts["csv_path"]
     covariates = opts["covariates"]
@@ -148,8 +147,8 @@ def build_data(opts: dict[str, Any]) -> tuple[pd.DataFrame, DataSpec, int]:
         name = dataset or "airline"
         if opts["target"] is not None:
             overrides["target"] = opts["target"]
-        spec = spec_for_dataset(name, **overrides)
-        return datasets.load(name), spec, datasets.info(name).window
+        frame, meta = named(name)
+        return frame, spec_for_dataset(name, **overrides), meta.window
     if opts["target"] is None:
         raise UserError("--csv needs --target COL: the column to forecast")
     fields = {k: v for k, v in overrides.items() if v is not None}
@@ -173,10 +172,19 @@ def cli() -> None:
 
 @cli.command()
 def datasets() -> None:
-    """List the embedded datasets."""
+    """List the embedded datasets and the synthetic generators."""
+    import inspect
+
     from . import datasets as ds
+    from . import synthetic
 
     click.echo(ds.table().to_string(index=False))
+    click.echo("\nSynthetic series (seeded), e.g. --dataset echo:delay=15,prob=0.1:")
+    for name in synthetic.names():
+        params = inspect.signature(synthetic.GENERATORS[name]).parameters.values()
+        defaults = ", ".join(f"{p.name}={p.default}" for p in params)
+        click.echo(f"  {name:9s} {synthetic.info(name).description}")
+        click.echo(f"  {'':9s} parameters: {defaults}")
 
 
 @cli.command()
@@ -263,7 +271,6 @@ def _source(opts: dict[str, Any]) -> dict[str, str]:
 
 def _resume_train(folder: str, kwargs: dict[str, Any]) -> tuple[Any, ...]:
     """Everything a stopped run needs to go on, from its last checkpoint."""
-    from . import datasets
     from .api import data_hash, read_checkpoint
     from .data import prepare
 
@@ -281,7 +288,7 @@ def _resume_train(folder: str, kwargs: dict[str, Any]) -> tuple[Any, ...]:
     fields["split"] = tuple(fields["split"])
     spec = DataSpec(**fields)
     source = ck["source"]
-    frame = datasets.load(source["dataset"]) if "dataset" in source else read_table(source["csv"])
+    frame = named(source["dataset"])[0] if "dataset" in source else read_table(source["csv"])
     prepared = prepare(frame, spec, config.window, config.output_size)
     if data_hash(prepared) != ck["data_hash"]:
         raise UserError(f"the data of {folder} changed since the run started: start a new run")
@@ -318,12 +325,11 @@ def forecast(
 def main(argv: list[str] | None = None) -> int:
     """Entry point: one line on stderr and status 2 for bad input, 3 for divergence."""
     os.environ.setdefault("MPLBACKEND", "Agg")
-    try:
-        from .compare_cli import compare  # registered lazily to keep `--help` fast
-    except ImportError:  # pragma: no cover - compare not installed yet
-        compare = None
-    if compare is not None and "compare" not in cli.commands:
-        cli.add_command(compare)
+    from .compare_cli import compare, reach
+
+    for command in (compare, reach):
+        if command.name not in cli.commands:
+            cli.add_command(command)
     try:
         result = cli.main(args=argv, prog_name="lstmstate", standalone_mode=False)
     except click.UsageError as exc:

@@ -11,7 +11,15 @@ import click
 import numpy as np
 import pandas as pd
 
-from .cli import DATA_KEYS, MODEL_KEYS, _take, build_config, build_data, data_options, model_options
+from .cli import (
+    DATA_KEYS,
+    MODEL_KEYS,
+    _take,
+    build_config,
+    build_data,
+    data_options,
+    model_options,
+)
 from .compare import (
     DatasetRun,
     RunResult,
@@ -26,14 +34,15 @@ from .compare import (
     run_grid,
     run_key,
 )
+from .data import spec_for_dataset
 from .errors import Interrupted, UserError
 from .files import atomic_write_text
 from .metrics import METRICS
 from .modes import StateMode
-from .outdir import check_out, clear_dir
+from .outdir import check_out, clear_dir, staged_dir
 from .train import check_trainable
 
-__all__ = ["compare"]
+__all__ = ["compare", "reach"]
 
 LAYOUT_KEYS = ("layout", "stride", "loss_steps")
 
@@ -193,3 +202,89 @@ def _dataset_names(opts: dict[str, Any]) -> list[str | None]:
             raise UserError("give either --dataset or --csv, not both")
         return list(datasets.names())
     return [opts["dataset"]] if opts["dataset"] is not None else [None]
+
+
+@click.command()
+@model_options
+@click.option(
+    "--delays", default="2,5,10,15,20,40,80", show_default=True, help="Echo delays to sweep."
+)
+@click.option("--echo", "echo_params", default="", help="Other echo parameters: prob=0.1,n=4000")
+@click.option("--modes", help="Modes to compare, comma-separated (default all three).")
+@click.option("--seeds", type=int, default=3, show_default=True, help="Seeds per variant.")
+@click.option("--jobs", type=int, help="Worker processes (default: the number of cores).")
+@click.option("--out", type=click.Path(), default="runs/reach", show_default=True)
+@click.option("--overwrite", is_flag=True, help="Replace a non-empty --out.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def reach(
+    delays: str,
+    echo_params: str,
+    modes: str | None,
+    seeds: int,
+    jobs: int | None,
+    out: str,
+    overwrite: bool,
+    quiet: bool,
+    **kwargs: Any,
+) -> None:
+    """Sweep the echo delay: the memory reach of each state strategy (see the README)."""
+    from tqdm.auto import tqdm
+
+    from . import synthetic
+    from .data import named, prepare
+    from .reach import write_reach_report
+
+    try:
+        delay_list = sorted({int(d) for d in delays.split(",") if d.strip()})
+    except ValueError:
+        raise UserError(f"--delays takes whole numbers like 2,5,10, got {delays!r}") from None
+    if not delay_list or min(delay_list) < 1:
+        raise UserError(f"--delays needs positive whole numbers, got {delays!r}")
+    if seeds < 1:
+        raise UserError(f"--seeds must be >= 1, got {seeds}")
+    items = [p for p in echo_params.split(",") if p.strip()]
+    params = synthetic.parse_params("echo", items)
+    if "delay" in params:
+        raise UserError("give the delays with --delays, not --echo delay=...")
+    kwargs.setdefault("batch_size", None)
+    if kwargs["batch_size"] is None:
+        kwargs["batch_size"] = 32
+    explicit_layout = any(kwargs[k] is not None for k in LAYOUT_KEYS)
+    base_opts = _take(kwargs, MODEL_KEYS)
+    mode_list = _modes(modes, base_opts["mode"])
+    variants = mode_variants(mode_list) if explicit_layout else default_variants(mode_list)
+    frames, by_name, tasks = {}, {}, []
+    for delay in delay_list:
+        name = "echo:" + ",".join([f"delay={delay}", *items])
+        frame, info = named(name)
+        config = build_config(dict(base_opts), info.window)
+        spec = spec_for_dataset(name)
+        prepared = prepare(frame, spec, config.window, config.output_size)
+        frames[name], by_name[name] = (frame, spec), delay
+        for variant in variants:
+            for k in range(seeds):
+                task_config = variant.apply(config.replace(seed=config.seed + k), config.window)
+                task_config = fit_batch_size(task_config, prepared, True)
+                check_trainable(prepared.data, task_config)
+                tasks.append(Task(name, variant, task_config, len(tasks)))
+    target = Path(out)
+    check_out(target, overwrite)
+    bar = tqdm(total=len(tasks), disable=quiet, desc="reach", unit="run")
+    try:
+        runs = run_grid(
+            tasks,
+            frames,
+            jobs=default_jobs() if jobs is None else jobs,
+            on_result=lambda *_: bar.update(1),
+        )
+    finally:
+        bar.close()
+    from .reach import reach_rows, reach_summary, reach_text
+
+    rows = reach_rows(tasks, runs, by_name, params)
+    base = tasks[0].config
+    command = "lstmstate reach " + " ".join(shlex.quote(a) for a in sys.argv[2:])
+    with staged_dir(target, overwrite) as tmp:
+        write_reach_report(tmp, rows, base.window, base.batch_size, command)
+    click.echo(reach_text(reach_summary(rows), base.window, base.batch_size))
+    click.echo(f"wrote {target}/ (report.html, report.md, reach.png, results.csv, summary.csv)")

@@ -7,11 +7,13 @@ increase within each series.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import lzma
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,7 +22,15 @@ from .errors import UserError
 from .scaling import Scaler
 from .series import SeriesData
 
-__all__ = ["FILLS", "DataSpec", "Prepared", "prepare", "read_table", "spec_for_dataset"]
+__all__ = [
+    "FILLS",
+    "DataSpec",
+    "Prepared",
+    "named",
+    "prepare",
+    "read_table",
+    "spec_for_dataset",
+]
 
 FILLS = ("interpolate", "ffill")
 
@@ -42,11 +52,32 @@ class DataSpec:
     name: str = "data"
 
 
-def spec_for_dataset(name: str, **overrides: object) -> DataSpec:
-    """The embedded dataset's defaults, with ``overrides`` (``None`` values ignored)."""
-    from . import datasets
+def named(name: str) -> tuple[pd.DataFrame, Any]:
+    """An embedded dataset, or a synthetic series: ``echo``, ``echo:delay=15,prob=0.1``.
 
-    meta = datasets.info(name)
+    Returns the table and its ``DatasetInfo`` (defaults for target, window, split...).
+    """
+    from . import datasets, synthetic
+
+    base, _, args = name.partition(":")
+    if base in synthetic.names():
+        items: list[str] = []
+        for token in (t.strip() for t in args.split(",") if t.strip()):
+            if "=" in token or not items:
+                items.append(token)
+            else:  # a tuple value: coefs=0.6,-0.3
+                items[-1] += f",{token}"
+        params = synthetic.parse_params(base, items)
+        info = dataclasses.replace(synthetic.info(base, **params), name=name)
+        return synthetic.make(base, **params), info
+    if args:
+        raise UserError(f"{base!r} is an embedded dataset and takes no parameters: drop :{args}")
+    return datasets.load(name), datasets.info(name)
+
+
+def spec_for_dataset(name: str, **overrides: object) -> DataSpec:
+    """The named dataset's defaults, with ``overrides`` (``None`` values ignored)."""
+    _, meta = named(name)
     spec = DataSpec(
         target=meta.target,
         time_col=meta.time_col,
@@ -168,6 +199,8 @@ def _first_line(exc: BaseException) -> str:
 
 def _check_column(df: pd.DataFrame, name: str, role: str) -> None:
     if name in df.columns:
+        if list(df.columns).count(name) > 1:
+            raise UserError(f"{role} column {name!r} appears more than once: rename the others")
         return
     columns = [str(c) for c in df.columns]
     close = difflib.get_close_matches(name, columns, n=1, cutoff=0.6)
