@@ -102,7 +102,7 @@ class Forecaster:
             spec = spec or DataSpec(target="y", covariates=tuple(cols[1:]))
         if spec is None:
             raise UserError("a DataFrame needs a DataSpec naming at least the target column")
-        prepared = prepare(data, spec, config.window, config.output_size)
+        prepared = prepare(data, spec, config.window, config.horizon)
         return cls.fit_prepared(
             prepared,
             config,
@@ -344,7 +344,7 @@ class Forecaster:
     def warm_up(self, data: pd.DataFrame) -> Forecaster:
         """The same model with its end state recomputed on new data (scaler kept)."""
         spec = self.spec()
-        prepared = prepare(data, spec, self.config.window, self.config.output_size)
+        prepared = prepare(data, spec, self.config.window, self.config.horizon)
         prepared.scaler = self._scaler
         raws = prepared.raw
         rows = prepared.series_of_rows()

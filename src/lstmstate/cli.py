@@ -220,7 +220,7 @@ def train(
         data_opts = _take(kwargs, DATA_KEYS)
         df, spec, window = build_data(data_opts)
         config = build_config(_take(kwargs, MODEL_KEYS), window)
-        prepared = prepare(df, spec, config.window, config.output_size)
+        prepared = prepare(df, spec, config.window, config.horizon)
         check_trainable(prepared.data, config)
         target = Path(out or f"runs/{spec.name}-{config.mode}")
         check_out(target, overwrite)
@@ -289,7 +289,7 @@ def _resume_train(folder: str, kwargs: dict[str, Any]) -> tuple[Any, ...]:
     spec = DataSpec(**fields)
     source = ck["source"]
     frame = named(source["dataset"])[0] if "dataset" in source else read_table(source["csv"])
-    prepared = prepare(frame, spec, config.window, config.output_size)
+    prepared = prepare(frame, spec, config.window, config.horizon)
     if data_hash(prepared) != ck["data_hash"]:
         raise UserError(f"the data of {folder} changed since the run started: start a new run")
     return Path(folder), prepared, config, source, ck["training"]

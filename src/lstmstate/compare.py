@@ -227,7 +227,7 @@ def prepare_dataset(
     """Split and scale once, compute the baselines on the test origins."""
     from .backtest import baseline_backtests, test_origins
 
-    prepared = prepare(frame, spec, config.window, config.output_size)
+    prepared = prepare(frame, spec, config.window, config.horizon)
     origins = test_origins(prepared, config.window, config.horizon, origin_step)
     baselines, notes = baseline_backtests(prepared, origins, config.horizon)
     first = next(iter(baselines.values()))

@@ -259,7 +259,7 @@ def reach(
         frame, info = named(name)
         config = build_config(dict(base_opts), info.window)
         spec = spec_for_dataset(name)
-        prepared = prepare(frame, spec, config.window, config.output_size)
+        prepared = prepare(frame, spec, config.window, config.horizon)
         frames[name], by_name[name] = (frame, spec), delay
         for variant in variants:
             for k in range(seeds):

@@ -426,8 +426,8 @@ def prepare(df: pd.DataFrame, spec: DataSpec, window: int, horizon: int = 1) -> 
         test_rows = n - val_end
         if spec.test_size is not None and spec.test_size < horizon:
             raise UserError(
-                f"a test part of {spec.test_size} rows is shorter than the {horizon} steps the "
-                f"model forecasts: use --test-size {horizon} or more"
+                f"a test part of {spec.test_size} rows is shorter than the forecast horizon of "
+                f"{horizon} steps: use --test-size {horizon} or more, or a shorter --horizon"
             )
         if train_end < need_train or test_rows < horizon:
             needed = _min_rows(spec, need_train, horizon)
