@@ -31,6 +31,7 @@ from .files import atomic_write
 from .forecast import carry_on, forecast_scaled, slide
 from .model import StatefulLSTM
 from .modes import StateMode
+from .scaling import Scaler
 from .train import History, fit
 
 __all__ = ["CHECKPOINT_FORMAT", "EndState", "Forecaster"]
@@ -63,8 +64,26 @@ class EndState:
         return cls(d["tail"], d["output"], d["h"], d["c"], d["last_times"])
 
 
+@dataclass(frozen=True)
+class DataMeta:
+    """What a model needs to read new data and report in original units."""
+
+    spec: DataSpec
+    scaler: Scaler
+    columns: list[str]  # target first, then covariates
+    series_names: list[str]
+
+    @classmethod
+    def of(cls, prepared: Prepared) -> DataMeta:
+        return cls(prepared.spec, prepared.scaler, prepared.columns, prepared.series_names)
+
+
 class Forecaster:
-    """A fitted model with its data handling: scaler, split, columns and end state."""
+    """A fitted model with its data handling: scaler, split, columns and end state.
+
+    ``prepared`` is the data it was fitted on (``None`` after ``load``: a loaded
+    model forecasts from its saved end state, or from data given to ``warm_up``).
+    """
 
     def __init__(
         self,
@@ -73,11 +92,18 @@ class Forecaster:
         prepared: Prepared | None,
         history: History,
         end: EndState | None = None,
+        *,
+        meta: DataMeta | None = None,
     ) -> None:
         self.model = model
         self.config = config
         self.prepared = prepared
         self.history = history
+        if meta is None:
+            if prepared is None:
+                raise ValueError("a Forecaster needs its data or its DataMeta")
+            meta = DataMeta.of(prepared)
+        self.meta = meta
         self.end = end if end is not None else self.end_state(prepared)
 
     # ----------------------------------------------------------------- fitting
@@ -210,7 +236,11 @@ class Forecaster:
                 f"{config.horizon} or less, or train with a longer --horizon"
             )
         end = self.end
-        series_names, scaler, columns = self._meta()
+        series_names, scaler, columns = (
+            self.meta.series_names,
+            self.meta.scaler,
+            self.meta.columns,
+        )
         S, _, F = end.tail.shape
         future_rows = self._future_rows(future, horizon, S, F, columns)
         if config.strategy == "direct":
@@ -225,21 +255,6 @@ class Forecaster:
             times = future_times(end.last_times[i], horizon)
             frames.append(pd.DataFrame({"series": name, "time": times, "forecast": values}))
         return pd.concat(frames, ignore_index=True)
-
-    def _meta(self) -> tuple[list[str], Any, list[str]]:
-        return self._series_names, self._scaler, self._columns
-
-    @property
-    def _series_names(self) -> list[str]:
-        return self.prepared.series_names if self.prepared else self._saved["series_names"]
-
-    @property
-    def _scaler(self) -> Any:
-        return self.prepared.scaler if self.prepared else self._saved["scaler"]
-
-    @property
-    def _columns(self) -> list[str]:
-        return self.prepared.columns if self.prepared else self._saved["columns"]
 
     def _future_rows(
         self, future: pd.DataFrame | None, horizon: int, S: int, F: int, columns: list[str]
@@ -263,14 +278,18 @@ class Forecaster:
         for i in range(S):
             part = block[i * (horizon - 1) : (i + 1) * (horizon - 1)]
             full = np.concatenate([np.zeros((len(part), 1)), part], axis=1)
-            scaled = (full - self._scaler.offset[i]) / self._scaler.scale[i]
+            scaled = (full - self.meta.scaler.offset[i]) / self.meta.scaler.scale[i]
             rows[i] = torch.as_tensor(scaled, dtype=rows.dtype)
         return rows
 
     # ------------------------------------------------------------- checkpoints
     def checkpoint(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         """A plain dict: weights, config, scaler, columns, end state, history, version."""
-        series_names, scaler, columns = self._meta()
+        series_names, scaler, columns = (
+            self.meta.series_names,
+            self.meta.scaler,
+            self.meta.columns,
+        )
         return {
             "format": CHECKPOINT_FORMAT,
             "version": __version__,
@@ -294,8 +313,6 @@ class Forecaster:
     @classmethod
     def load(cls, path: str | Path) -> Forecaster:
         """Rebuild from ``save``'s output (a directory or the file itself)."""
-        from .scaling import Scaler
-
         path, ck = read_checkpoint(path)
         if not ck.get("complete"):
             done = ck.get("training", {}).get("epoch", 0)
@@ -322,46 +339,45 @@ class Forecaster:
             h["dropped_windows"],
             h["batches"],
         )
-        self = cls.__new__(cls)
-        self.model, self.config, self.prepared, self.history = model, config, None, history
-        self.end = EndState.from_dict(ck["end"])
-        self._saved = {
-            "series_names": ck["series_names"],
-            "scaler": Scaler.from_dict(ck["scaler"]),
-            "columns": ck["columns"],
-            "spec": ck["spec"],
-        }
-        return self
+        meta = DataMeta(
+            spec_from_dict(ck["spec"]),
+            Scaler.from_dict(ck["scaler"]),
+            list(ck["columns"]),
+            list(ck["series_names"]),
+        )
+        return cls(model, config, None, history, EndState.from_dict(ck["end"]), meta=meta)
 
     def spec(self) -> DataSpec:
-        if self.prepared is not None:
-            return self.prepared.spec
-        d = dict(self._saved["spec"])
-        d["covariates"] = tuple(d["covariates"])
-        d["split"] = tuple(d["split"])
-        return DataSpec(**d)
+        return self.meta.spec
 
     def warm_up(self, data: pd.DataFrame) -> Forecaster:
         """The same model with its end state recomputed on new data (scaler kept)."""
         spec = self.spec()
         prepared = prepare(data, spec, self.config.window, self.config.horizon)
-        prepared.scaler = self._scaler
+        prepared.scaler = self.meta.scaler
         raws = prepared.raw
         rows = prepared.series_of_rows()
-        if len(prepared.series_names) != len(self._series_names):
+        if len(prepared.series_names) != len(self.meta.series_names):
             raise UserError(
                 f"the new data has {len(prepared.series_names)} series, the model was trained on "
-                f"{len(self._series_names)}"
+                f"{len(self.meta.series_names)}"
             )
         scaled = np.empty_like(raws)
         for i in range(len(prepared.series_names)):
-            scaled[rows == i] = self._scaler.transform(raws[rows == i], i)
+            scaled[rows == i] = self.meta.scaler.transform(raws[rows == i], i)
         prepared.data.values = scaled
-        return Forecaster(self.model, self.config, prepared, self.history)
+        return Forecaster(self.model, self.config, prepared, self.history, meta=self.meta)
 
 
 def spec_dict(spec: DataSpec) -> dict[str, Any]:
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in spec.__dict__.items()}
+
+
+def spec_from_dict(fields: dict[str, Any]) -> DataSpec:
+    d = dict(fields)
+    d["covariates"] = tuple(d["covariates"])
+    d["split"] = tuple(d["split"])
+    return DataSpec(**d)
 
 
 def write_checkpoint(directory: str | Path, checkpoint: dict[str, Any]) -> Path:

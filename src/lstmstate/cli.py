@@ -271,7 +271,7 @@ def _source(opts: dict[str, Any]) -> dict[str, str]:
 
 def _resume_train(folder: str, kwargs: dict[str, Any]) -> tuple[Any, ...]:
     """Everything a stopped run needs to go on, from its last checkpoint."""
-    from .api import data_hash, read_checkpoint
+    from .api import data_hash, read_checkpoint, spec_from_dict
     from .data import prepare
 
     given = [k for k, v in kwargs.items() if v is not None]
@@ -283,10 +283,7 @@ def _resume_train(folder: str, kwargs: dict[str, Any]) -> tuple[Any, ...]:
     if ck.get("complete"):
         raise UserError(f"{folder} holds a finished run: nothing to resume")
     config = TrainConfig.from_dict(ck["config"])
-    fields = dict(ck["spec"])
-    fields["covariates"] = tuple(fields["covariates"])
-    fields["split"] = tuple(fields["split"])
-    spec = DataSpec(**fields)
+    spec = spec_from_dict(ck["spec"])
     source = ck["source"]
     frame = named(source["dataset"])[0] if "dataset" in source else read_table(source["csv"])
     prepared = prepare(frame, spec, config.window, config.horizon)

@@ -34,7 +34,7 @@ from .compare import (
     run_grid,
     run_key,
 )
-from .data import spec_for_dataset
+from .data import DataSpec, spec_for_dataset
 from .errors import Interrupted, UserError
 from .files import atomic_write_text
 from .metrics import METRICS
@@ -253,7 +253,9 @@ def reach(
     base_opts = _take(kwargs, MODEL_KEYS)
     mode_list = _modes(modes, base_opts["mode"])
     variants = mode_variants(mode_list) if explicit_layout else default_variants(mode_list)
-    frames, by_name, tasks = {}, {}, []
+    frames: dict[str, tuple[pd.DataFrame, DataSpec]] = {}
+    by_name: dict[str, int] = {}
+    tasks: list[Task] = []
     for delay in delay_list:
         name = "echo:" + ",".join([f"delay={delay}", *items])
         frame, info = named(name)

@@ -27,11 +27,11 @@ class TrainConfig:
     ``"direct"`` the head outputs ``horizon`` steps at once.
     """
 
-    mode: StateMode | str = StateMode.STATELESS
-    layout: Layout | str = Layout.SEQUENTIAL
+    mode: StateMode = StateMode.STATELESS  # names ("stateful") are accepted and converted
+    layout: Layout = Layout.SEQUENTIAL
     window: int = 12
     stride: int = 1
-    loss_steps: LossSteps | str = LossSteps.LAST
+    loss_steps: LossSteps = LossSteps.LAST
     horizon: int = 1
     strategy: str = "recursive"
     batch_size: int = 16

@@ -349,8 +349,8 @@ def _split_sizes(n: int, spec: DataSpec) -> tuple[int, int]:
         test = spec.test_size
         val = spec.val_size if spec.val_size is not None else spec.test_size
         return n - test - val, n - test
-    train, val, _ = spec.split
-    return int(n * train), int(n * (train + val))
+    train_frac, val_frac, _ = spec.split
+    return int(n * train_frac), int(n * (train_frac + val_frac))
 
 
 def _min_rows(spec: DataSpec, need_train: int, test_rows: int = 1) -> int:
@@ -392,9 +392,9 @@ def prepare(df: pd.DataFrame, spec: DataSpec, window: int, horizon: int = 1) -> 
         _check_column(df, name, role)
     if spec.target in spec.covariates:
         raise UserError(f"{spec.target!r} is the target: leave it out of --covariates")
-    for name, role in [(spec.time_col, "time"), (spec.series_col, "series")]:
-        if name is not None:
-            _check_column(df, name, role)
+    for optional, role in [(spec.time_col, "time"), (spec.series_col, "series")]:
+        if optional is not None:
+            _check_column(df, optional, role)
     columns = [spec.target, *spec.covariates]
     notes: list[str] = []
     if spec.series_col is None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import enum
 
 import numpy as np
+import torch
 from torch import Tensor
 
 from .errors import UserError
@@ -141,7 +142,7 @@ class Chained(Strategy):
     def run(
         self, model: StatefulLSTM, x: Tensor, state: State | None, resets: np.ndarray
     ) -> tuple[Tensor, State]:
-        return model.chained(x, state, resets=resets if resets[1:].any() else None)
+        return model.chained(x, state, resets=torch.as_tensor(resets) if resets[1:].any() else None)
 
 
 def strategy_for(mode: StateMode | str) -> Strategy:

@@ -94,7 +94,7 @@ def write_forecast(forecaster: Forecaster, frame: pd.DataFrame, out: Path) -> No
     fig, ax = plt.subplots(figsize=(8, 3.5))
     for i, name in enumerate(pd.unique(frame["series"])[:6]):
         part = frame[frame["series"] == name]
-        hist = forecaster._scaler.inverse_target(end.tail[i, :, 0].double().numpy(), i)
+        hist = forecaster.meta.scaler.inverse_target(end.tail[i, :, 0].double().numpy(), i)
         last = pd.to_datetime(end.last_times[i]) if isinstance(end.last_times[i][0], str) else None
         if last is not None and len(last) >= 2:
             step = last[-1] - last[-2]

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from .config import TrainConfig
 from .errors import TrainingDiverged, UserError
 from .evaluate import origin_outputs
-from .model import StatefulLSTM, detach
+from .model import State, StatefulLSTM, detach
 from .modes import strategy_for
 from .series import SeriesData
 from .windows import Layout, LossSteps, plan_batches, window_starts
@@ -186,8 +186,8 @@ def fit(
     batches = _Batches(values, config)
     loss_fn = nn.MSELoss()
     good = copy.deepcopy(model.state_dict())
-    n, lanes = len(windows.starts), config.batch_size
-    per_epoch = n // lanes if config.layout is Layout.LANES else -(-n // lanes)
+    n, width = len(windows.starts), config.batch_size
+    per_epoch = n // width if config.layout is Layout.LANES else -(-n // width)
     bar = tqdm(
         total=config.epochs * per_epoch,
         initial=first * per_epoch,
@@ -201,7 +201,8 @@ def fit(
         history.dropped_windows, history.batches = plan.dropped, len(plan.batches)
         model.train()
         tick = time.perf_counter()
-        carried, previous = None, None  # zeros at the start of every epoch
+        carried: State | None = None  # zeros at the start of every epoch
+        previous: np.ndarray | None = None
         losses = []
         for j, lanes in enumerate(plan.batches):
             series = windows.series[lanes]
