@@ -27,14 +27,14 @@ from .modes import StateMode
 
 __all__ = ["CHUNK", "origin_outputs", "stream"]
 
-CHUNK = 8192  # windows (or rows) per LSTM call on long histories, to bound memory
+CHUNK = 8192  # rows per LSTM call on long histories: bounds memory, keeps the gates in cache
 
 
 def stream(model: StatefulLSTM, rows: Tensor, state: State | None = None) -> tuple[Tensor, State]:
     """Run ``rows`` (N, F) as one lane in chunks; returns outputs (N, O) and the final state."""
     outs = []
-    for a in range(0, rows.shape[0], CHUNK * 16):
-        y, state = model(rows[a : a + CHUNK * 16].unsqueeze(0), state)  # -> (1, n, O)
+    for a in range(0, rows.shape[0], CHUNK):
+        y, state = model(rows[a : a + CHUNK].unsqueeze(0), state)  # -> (1, n, O)
         outs.append(y[0])
     assert state is not None
     return torch.cat(outs), state
@@ -48,9 +48,9 @@ def _windows(values: Tensor, starts: np.ndarray, window: int) -> Tensor:
 
 def _last_outputs(model: StatefulLSTM, values: Tensor, ends: np.ndarray, window: int) -> Tensor:
     """Stateless: each window ending at ``ends`` from zeros; output at its last step."""
-    outs = []
-    for a in range(0, len(ends), CHUNK):
-        x = _windows(values, ends[a : a + CHUNK] - window + 1, window)
+    outs, step = [], max(1, CHUNK // window)
+    for a in range(0, len(ends), step):
+        x = _windows(values, ends[a : a + step] - window + 1, window)
         outs.append(model(x)[0][:, -1])
     return torch.cat(outs)
 
@@ -92,9 +92,9 @@ def origin_outputs(
 
 def _chain_last(model: StatefulLSTM, values: Tensor, starts: np.ndarray, window: int) -> Tensor:
     """Chain the windows at ``starts`` in one lane; the output at each window's last step."""
-    outs, state = [], None
-    for a in range(0, len(starts), CHUNK):
-        y, state = model.chained(_windows(values, starts[a : a + CHUNK], window), state)
+    outs, state, step = [], None, max(1, CHUNK // window)
+    for a in range(0, len(starts), step):
+        y, state = model.chained(_windows(values, starts[a : a + step], window), state)
         outs.append(y[:, -1])
     return torch.cat(outs)
 

@@ -49,10 +49,11 @@ def forecast_scaled(
     future = values[rows[:, None] + 1 + torch.arange(horizon - 1)]  # -> (n, H-1, F)
     if config.mode is StateMode.STATELESS:
         parts = []
-        for a in range(0, len(origins), CHUNK):
-            ends = rows[a : a + CHUNK]
+        step = max(1, CHUNK // config.window)
+        for a in range(0, len(origins), step):
+            ends = rows[a : a + step]
             win = values[ends[:, None] - config.window + 1 + torch.arange(config.window)]
-            parts.append(slide(model, win, future[a : a + CHUNK]))
+            parts.append(slide(model, win, future[a : a + step]))
         return torch.cat(parts) if parts else values.new_zeros(0, horizon)
     out, state = origin_outputs(
         model, config.mode, values, start, origins, config.window, config.stride, need_state=True
