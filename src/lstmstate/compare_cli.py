@@ -45,6 +45,7 @@ from .train import check_trainable
 __all__ = ["compare", "reach"]
 
 LAYOUT_KEYS = ("layout", "stride", "loss_steps")
+REACH_DEFAULTS = {"batch_size": 32, "epochs": 20, "lr": 3e-3}
 
 
 def _modes(text: str | None, single: str | None) -> list[str]:
@@ -209,7 +210,20 @@ def _dataset_names(opts: dict[str, Any]) -> list[str | None]:
 @click.option(
     "--delays", default="2,5,10,15,20,40,80", show_default=True, help="Echo delays to sweep."
 )
-@click.option("--echo", "echo_params", default="", help="Other echo parameters: prob=0.1,n=4000")
+@click.option(
+    "--echo",
+    "echo_params",
+    default="n=30000",
+    show_default=True,
+    help="Other echo parameters: n=30000,prob=0.1",
+)
+@click.option(
+    "--scaler",
+    type=click.Choice(["minmax", "standard", "none"]),
+    default="standard",
+    show_default=True,
+    help="standard: with minmax the sparse spikes leave every model at the mean.",
+)
 @click.option("--modes", help="Modes to compare, comma-separated (default all three).")
 @click.option("--seeds", type=int, default=3, show_default=True, help="Seeds per variant.")
 @click.option("--jobs", type=int, help="Worker processes (default: the number of cores).")
@@ -219,6 +233,7 @@ def _dataset_names(opts: dict[str, Any]) -> list[str | None]:
 def reach(
     delays: str,
     echo_params: str,
+    scaler: str,
     modes: str | None,
     seeds: int,
     jobs: int | None,
@@ -246,9 +261,9 @@ def reach(
     params = synthetic.parse_params("echo", items)
     if "delay" in params:
         raise UserError("give the delays with --delays, not --echo delay=...")
-    kwargs.setdefault("batch_size", None)
-    if kwargs["batch_size"] is None:
-        kwargs["batch_size"] = 32
+    for key, value in REACH_DEFAULTS.items():  # the settings of the measured runs
+        if kwargs.get(key) is None:
+            kwargs[key] = value
     explicit_layout = any(kwargs[k] is not None for k in LAYOUT_KEYS)
     base_opts = _take(kwargs, MODEL_KEYS)
     mode_list = _modes(modes, base_opts["mode"])
@@ -260,7 +275,7 @@ def reach(
         name = "echo:" + ",".join([f"delay={delay}", *items])
         frame, info = named(name)
         config = build_config(dict(base_opts), info.window)
-        spec = spec_for_dataset(name)
+        spec = spec_for_dataset(name, scaler=scaler)
         prepared = prepare(frame, spec, config.window, config.horizon)
         frames[name], by_name[name] = (frame, spec), delay
         for variant in variants:
