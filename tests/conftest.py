@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 
 def make_series(n: int, features: int = 1, seed: int = 0) -> np.ndarray:
@@ -18,3 +19,12 @@ def make_series(n: int, features: int = 1, seed: int = 0) -> np.ndarray:
 def synthetic():
     """The generator itself: ``synthetic(n, features=1, seed=0) -> (n, features)``."""
     return make_series
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_thread():
+    """Tiny models: one thread is faster and immune to a busy machine's oversubscription."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -18,21 +18,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from lstmstate.cli import main
 
 FAST = ["--epochs", "1", "--quiet", "--window", "4", "--batch-size", "4"]
 N = 40  # rows of the good series: 24 training rows, 20 training windows of 4 + 1
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models: one thread is faster and immune to a busy machine's oversubscription."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def series(n: int = N) -> pd.DataFrame:

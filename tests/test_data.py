@@ -26,15 +26,6 @@ from lstmstate.windows import plan_batches
 MODES = ["stateless", "stateful", "chained"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models: one thread is faster and immune to a busy machine's oversubscription."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def frame(n: int = 60, seed: int = 0, start: str = "2000-01-01", level: float = 100.0):
     """A daily series: target ``y`` (seasonal, trending, noisy) and a covariate ``x``."""
     rng = np.random.default_rng(seed)
