@@ -330,15 +330,7 @@ class Forecaster:
         ).to(config.torch_dtype)
         model.load_state_dict(ck["model"])
         model.eval()
-        h = ck["history"]
-        history = History(
-            h["train_loss"],
-            h["val_loss"],
-            h["seconds"],
-            h["train_windows"],
-            h["dropped_windows"],
-            h["batches"],
-        )
+        history = History(**ck["history"])
         meta = DataMeta(
             spec_from_dict(ck["spec"]),
             Scaler.from_dict(ck["scaler"]),
