@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .api import Forecaster
+from .backtest import Backtest
 from .files import atomic_write, atomic_write_text
 
 __all__ = ["train_metrics", "write_forecast", "write_train_outputs"]
@@ -21,8 +22,8 @@ def _clean(d: dict[str, float]) -> dict[str, float | None]:
     return {k: (None if not np.isfinite(v) else float(v)) for k, v in d.items()}
 
 
-def train_metrics(forecaster: Forecaster, origin_step: int = 1) -> dict[str, Any]:
-    """The test metrics of the model and of the baselines on the same origins."""
+def train_metrics(forecaster: Forecaster, origin_step: int = 1) -> tuple[dict[str, Any], Backtest]:
+    """The test metrics of the model and of the baselines on the same origins, and the backtest."""
     backtest = forecaster.backtest(origin_step)
     baselines, notes = forecaster.baselines(origin_step)
     config, history = forecaster.config, forecaster.history
@@ -45,8 +46,7 @@ def train_metrics(forecaster: Forecaster, origin_step: int = 1) -> dict[str, Any
         "baselines": {name: _clean(b.metrics()) for name, b in baselines.items()},
         "notes": notes + (forecaster.prepared.notes if forecaster.prepared else []),
         "config": config.to_dict(),
-        "_backtest": backtest,
-    }
+    }, backtest
 
 
 def write_train_outputs(
@@ -57,8 +57,7 @@ def write_train_outputs(
     Every file is written atomically; the checkpoint goes last so that a run
     stopped in between is still resumable and writes the rest again.
     """
-    metrics = train_metrics(forecaster, origin_step)
-    backtest = metrics.pop("_backtest")
+    metrics, backtest = train_metrics(forecaster, origin_step)
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     h = forecaster.history
     history = pd.DataFrame(
