@@ -7,6 +7,7 @@ increase within each series.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import difflib
 import lzma
@@ -146,7 +147,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise UserError(
             f"{path} is not UTF-8 text ({_first_line(exc)}): save it as a UTF-8 CSV"
         ) from None
-    except (pd.errors.ParserError, csv_error(), *_ARCHIVE_ERRORS) as exc:
+    except (pd.errors.ParserError, csv.Error, *_ARCHIVE_ERRORS) as exc:
         raise UserError(f"cannot parse {path} as CSV ({_first_line(exc)})") from None
     if len(df) == 0:
         raise UserError(f"{path} has a header but no data rows")
@@ -176,7 +177,6 @@ def _sample(path: Path, size: int = 1 << 16) -> str:
 
 def _delimiter(sample: str) -> str:
     """The delimiter among , ; tab | that splits the sample's lines consistently (default ,)."""
-    import csv
 
     lines = sample.splitlines()
     text = "\n".join(lines[:-1] if len(lines) > 1 else lines)  # the last line may be cut off
@@ -184,12 +184,6 @@ def _delimiter(sample: str) -> str:
         return csv.Sniffer().sniff(text, delimiters=",;\t|").delimiter
     except csv.Error:
         return ","
-
-
-def csv_error() -> type[Exception]:
-    import csv
-
-    return csv.Error
 
 
 def _first_line(exc: BaseException) -> str:

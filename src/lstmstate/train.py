@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from .evaluate import origin_outputs
 from .model import State, StatefulLSTM, detach
 from .modes import strategy_for
 from .series import SeriesData
-from .windows import Layout, LossSteps, plan_batches, window_starts
+from .windows import LossSteps, batch_count, plan_batches, window_starts
 
 __all__ = ["FitResult", "History", "TrainingWindows", "fit", "training_windows", "validation_loss"]
 
@@ -40,14 +41,7 @@ class History:
         return float(np.median(self.seconds)) if self.seconds else float("nan")
 
     def to_dict(self) -> dict[str, object]:
-        return {
-            "train_loss": self.train_loss,
-            "val_loss": self.val_loss,
-            "seconds": self.seconds,
-            "train_windows": self.train_windows,
-            "dropped_windows": self.dropped_windows,
-            "batches": self.batches,
-        }
+        return dataclasses.asdict(self)
 
 
 @dataclass
@@ -186,8 +180,7 @@ def fit(
     batches = _Batches(values, config)
     loss_fn = nn.MSELoss()
     good = copy.deepcopy(model.state_dict())
-    n, width = len(windows.starts), config.batch_size
-    per_epoch = n // width if config.layout is Layout.LANES else -(-n // width)
+    per_epoch = batch_count(len(windows.starts), config.batch_size, config.layout)
     bar = tqdm(
         total=config.epochs * per_epoch,
         initial=first * per_epoch,
@@ -223,9 +216,8 @@ def fit(
                 bar.update(16)
         bar.update(len(plan.batches) % 16)
         history.seconds.append(time.perf_counter() - tick)
-        batch_losses = losses
-        if not torch.isfinite(batch_losses).all():
-            bad = int(torch.nonzero(~torch.isfinite(batch_losses))[0])
+        if not torch.isfinite(losses).all():
+            bad = int(torch.nonzero(~torch.isfinite(losses))[0])
             model.load_state_dict(good)
             bar.close()
             raise TrainingDiverged(
@@ -234,7 +226,7 @@ def fit(
                 last_good=good,
             )
         model.eval()
-        history.train_loss.append(float(batch_losses.mean()))
+        history.train_loss.append(float(losses.mean()))
         history.val_loss.append(validation_loss(model, values, data, config))
         good = copy.deepcopy(model.state_dict())
         bar.set_postfix(

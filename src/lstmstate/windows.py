@@ -30,7 +30,7 @@ import numpy as np
 
 from .errors import UserError
 
-__all__ = ["Layout", "LossSteps", "Plan", "plan_batches", "window_starts"]
+__all__ = ["Layout", "LossSteps", "Plan", "batch_count", "plan_batches", "window_starts"]
 
 
 class Layout(str, enum.Enum):
@@ -63,6 +63,13 @@ class Plan:
 
     batches: list[np.ndarray]
     dropped: int  # windows left out this epoch (lanes layout only: the oldest n % B)
+
+
+def batch_count(n_windows: int, batch_size: int, layout: Layout) -> int:
+    """Batches per epoch: ``lanes`` drops the remainder, the others keep a partial batch."""
+    if layout is Layout.LANES:
+        return n_windows // batch_size
+    return -(-n_windows // batch_size)
 
 
 def plan_batches(
