@@ -24,6 +24,7 @@ from .compare import (
     DatasetRun,
     RunResult,
     Task,
+    Variant,
     default_jobs,
     default_variants,
     fit_batch_size,
@@ -34,7 +35,8 @@ from .compare import (
     run_grid,
     run_key,
 )
-from .data import DataSpec, spec_for_dataset
+from .config import TrainConfig
+from .data import DataSpec, Prepared, spec_for_dataset
 from .errors import Interrupted, UserError
 from .files import atomic_write_text
 from .metrics import METRICS
@@ -130,12 +132,7 @@ def compare(
     for name, (frame, spec) in frames.items():
         base = bases[name]
         datasets[name] = run = prepare_dataset(name, frame, spec, base, origin_step)
-        for variant in variants:
-            for k in range(seeds):
-                config = variant.apply(base.replace(seed=base.seed + k), base.window)
-                config = fit_batch_size(config, run.prepared, explicit_batch)
-                check_trainable(run.prepared.data, config)  # fail before writing anything
-                tasks.append(Task(name, variant, config, len(tasks)))
+        tasks += grid_tasks(name, variants, base, run.prepared, seeds, explicit_batch, len(tasks))
 
     if not resume:
         clear_dir(target)
@@ -177,6 +174,26 @@ def compare(
     for name in datasets:
         click.echo(verdict(results, name, metric))
     click.echo(f"wrote {target}/ (report.html, report.md, results.csv, summary.csv, plots)")
+
+
+def grid_tasks(
+    name: str,
+    variants: list[Variant],
+    base: TrainConfig,
+    prepared: Prepared,
+    seeds: int,
+    explicit_batch: bool,
+    first_index: int,
+) -> list[Task]:
+    """Every variant × seed of one dataset, each checked before anything is written."""
+    tasks: list[Task] = []
+    for variant in variants:
+        for k in range(seeds):
+            config = variant.apply(base.replace(seed=base.seed + k), base.window)
+            config = fit_batch_size(config, prepared, explicit_batch)
+            check_trainable(prepared.data, config)
+            tasks.append(Task(name, variant, config, first_index + len(tasks)))
+    return tasks
 
 
 def _finished(record: Path, tasks: list[Task]) -> dict[int, RunResult]:
@@ -278,12 +295,7 @@ def reach(
         spec = spec_for_dataset(name, scaler=scaler)
         prepared = prepare(frame, spec, config.window, config.horizon)
         frames[name], by_name[name] = (frame, spec), delay
-        for variant in variants:
-            for k in range(seeds):
-                task_config = variant.apply(config.replace(seed=config.seed + k), config.window)
-                task_config = fit_batch_size(task_config, prepared, True)
-                check_trainable(prepared.data, task_config)
-                tasks.append(Task(name, variant, task_config, len(tasks)))
+        tasks += grid_tasks(name, variants, config, prepared, seeds, True, len(tasks))
     target = Path(out)
     check_out(target, overwrite)
     bar = tqdm(total=len(tasks), disable=quiet, desc="reach", unit="run")
